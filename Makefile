@@ -1,0 +1,51 @@
+# Kinema: `make run` installs everything and opens the main job; `make test` installs and tests.
+# Both work on a fresh machine; the virtual environment lives in .venv/.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+OUT    ?= out
+
+.PHONY: run test test-all lint bench render sysdeps clean
+
+# System tools the tests and screenshots use: ffprobe (ffmpeg), Xvfb, xdotool, ImageMagick.
+# Installed with apt when missing and we are root; otherwise only a hint is printed.
+sysdeps:
+	@if ! command -v ffprobe >/dev/null 2>&1 || ! command -v Xvfb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing system packages (ffmpeg, xvfb, xdotool, imagemagick)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      ffmpeg xvfb xdotool imagemagick libegl1 libgl1 libxkbcommon0 libfontconfig1 >/dev/null; \
+	  else \
+	    echo "note: install ffmpeg and xvfb for the full test suite and screenshots"; \
+	  fi; \
+	fi
+
+# torch is pinned first so that pip does not pull a multi-GB build of a newer release.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kinema render assets/samples/Meadow.kinema -o $(OUT)/meadow.mp4
+
+test: $(STAMP) sysdeps
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+test-all: $(STAMP) sysdeps
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m ''
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine studio tests
+
+bench: $(STAMP)
+	$(BIN)/kinema bench all
+
+clean:
+	rm -rf $(VENV) $(OUT) build *.egg-info

@@ -1,0 +1,71 @@
+"""Typed errors that carry the sentence a user reads.
+
+Every error the engine raises on purpose derives from `KinemaError`; its message is
+written for the person in front of the studio (what is wrong and, where possible,
+what to do), never a stack-trace fragment. Code that catches these shows `str(err)`.
+"""
+
+from __future__ import annotations
+
+
+class KinemaError(Exception):
+    """Base of every error the engine raises deliberately."""
+
+    #: a short label for logs and the failed-job event
+    kind = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # the user-facing sentence, nothing more
+        return self.message
+
+
+class ProjectError(KinemaError):
+    """A project file or folder that cannot be read, validated or written.
+
+    `field` names the offending place in the document as a dotted path
+    (``shots[0].camera.keyframes[2].easing``) so the message can point at it.
+    """
+
+    kind = "project"
+
+    def __init__(self, message: str, field: str | None = None):
+        if field and field not in message:
+            message = f"{field}: {message}"
+        super().__init__(message)
+        self.field = field
+
+
+class MediaError(KinemaError):
+    """An image or video that cannot be read or written."""
+
+    kind = "media"
+
+
+class InvalidRequest(KinemaError):
+    """A generation request that a backend cannot honour (bad size, too many frames...)."""
+
+    kind = "request"
+
+
+class ModelLoadError(KinemaError):
+    """Weights or a model folder that cannot be loaded."""
+
+    kind = "model"
+
+
+class OutOfMemory(KinemaError):
+    """The device ran out of memory; the message names the setting to lower."""
+
+    kind = "memory"
+
+
+class Cancelled(KinemaError):
+    """Raised inside a backend when the user cancelled the job; never shown as a failure."""
+
+    kind = "cancelled"
+
+    def __init__(self, message: str = "Cancelled."):
+        super().__init__(message)

@@ -1,0 +1,156 @@
+"""The engine's whole public face to a client: one request in, a stream of events out.
+
+Requests and events are frozen, picklable dataclasses, so the engine could move into
+its own process without the studio noticing. A request carries everything a job needs
+(a snapshot of the shot, the output size, the backend and its settings); the engine never
+reads GUI state. Every event carries the job id so a client can drop events for jobs
+it no longer tracks.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidRequest
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything one generation job needs, frozen at the moment the user pressed Generate.
+
+    `shot` is the shot's JSON snapshot (`Shot.to_dict()`), so a take can store the exact
+    request that made it and re-run it later even if the document has changed since.
+    `project_dir` resolves the shot's relative keyframe path.
+    """
+
+    shot: dict[str, Any]
+    width: int = 512
+    height: int = 512
+    frames: int = 48
+    fps: float = 24.0
+    backend: str = "previs"
+    steps: int = 20
+    guidance: float = 5.0
+    guide_strength: float = 0.6
+    seed: int = 0
+    project_dir: str | None = None
+    device: str = "auto"
+    job_id: str = field(default_factory=new_job_id)
+
+    def validate(self) -> None:
+        """Raise `InvalidRequest` with the sentence a user reads for a malformed request."""
+        if not isinstance(self.shot, dict):
+            raise InvalidRequest("The request carries no shot to generate.")
+        for name in ("width", "height", "frames", "steps", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidRequest(f"{name} must be a whole number, got {value!r}.")
+        if not (16 <= self.width <= 4096 and 16 <= self.height <= 4096):
+            raise InvalidRequest(
+                f"Output size {self.width}x{self.height} is out of range: "
+                "width and height must be between 16 and 4096 pixels."
+            )
+        if self.frames < 1:
+            raise InvalidRequest(f"A clip needs at least one frame, got {self.frames}.")
+        if not (0 < float(self.fps) <= 240) or not np.isfinite(self.fps):
+            raise InvalidRequest(f"Frame rate must be between 0 and 240 fps, got {self.fps}.")
+        if self.steps < 1:
+            raise InvalidRequest(f"Steps must be at least 1, got {self.steps}.")
+        if not np.isfinite(self.guidance) or self.guidance < 0:
+            raise InvalidRequest(f"Guidance must be a number >= 0, got {self.guidance}.")
+        if not np.isfinite(self.guide_strength) or not 0 <= self.guide_strength <= 1:
+            raise InvalidRequest(
+                f"Guide strength must be between 0 and 1, got {self.guide_strength}."
+            )
+        if not 0 <= self.seed < 2**32:
+            raise InvalidRequest(f"Seed must be between 0 and 4294967295, got {self.seed}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise InvalidRequest(f"Unknown request fields: {', '.join(sorted(unknown))}.")
+        return cls(**data)
+
+    def rerun(self) -> GenerationRequest:
+        """The same request under a new job id (re-running a take exactly)."""
+        return GenerationRequest(**{**asdict(self), "job_id": new_job_id()})
+
+
+# ----------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobQueued(JobEvent):
+    position: int  # jobs ahead of this one, the running one included
+
+
+@dataclass(frozen=True)
+class JobStarted(JobEvent):
+    backend: str
+    total_steps: int
+
+
+@dataclass(frozen=True)
+class JobProgress(JobEvent):
+    step: int
+    total: int
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class JobPreview(JobEvent):
+    """The model's current estimate of the clip, or the frames finished so far when streaming.
+
+    `frames` is uint8 (T, H, W, 3); `complete` is True when every frame is final.
+    """
+
+    frames: np.ndarray
+    step: int
+    total: int
+    complete: bool = False
+
+
+@dataclass(frozen=True)
+class JobFinished(JobEvent):
+    frames: np.ndarray  # uint8 (T, H, W, 3)
+    fps: float
+    elapsed_s: float
+    request: GenerationRequest
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobCancelled(JobEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class JobFailed(JobEvent):
+    message: str  # the sentence the user reads
+    kind: str = "error"  # KinemaError.kind, or "internal" for a bug
+    detail: str = ""  # traceback, for the log file
+
+
+@dataclass(frozen=True)
+class JobNotice(JobEvent):
+    message: str
+    level: str = "info"  # "info" | "warning"
