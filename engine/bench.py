@@ -1,0 +1,137 @@
+"""`kinema bench NAME`: speed figures measured side by side in one run, printed, never asserted.
+
+Each benchmark returns a dict of figures and prints a readable table; timings take the
+median of several runs after a warm-up so one slow run does not skew the number.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+SIZES = ((512, 512), (1280, 720))
+
+
+def _median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _sample_shot_controls(width: int, height: int, frames: int):
+    """A shot like a user's: a textured keyframe, a dolly-in with pan, one brushed region."""
+    import cv2
+
+    from .camera import preset
+    from .controls import compile_shot, reference_card
+    from .motion import MotionStroke, TrajectoryPoint
+
+    rng = np.random.default_rng(0)
+    keyframe = reference_card(width, height)
+    noise = cv2.GaussianBlur(rng.normal(0, 30, (height, width, 3)).astype(np.float32), (0, 0), 3)
+    keyframe = np.clip(keyframe + noise, 0, 255).astype(np.uint8)
+    mask = np.zeros((128, 128), np.float32)
+    cv2.circle(mask, (40, 80), 18, 1.0, -1)
+    stroke = MotionStroke(
+        mask=mask,
+        trajectory=[TrajectoryPoint(40 / 128, 80 / 128), TrajectoryPoint(0.8, 0.4)],
+    )
+    return lambda: compile_shot(
+        preset("dolly-in", frames),
+        [stroke],
+        width=width,
+        height=height,
+        frames=frames,
+        fps=24.0,
+        keyframe=keyframe,
+    )
+
+
+def bench_previs(frames: int = 48) -> dict:
+    """Previs: compiling the controls, then warping the frames, at each size."""
+    from .previs import previs_video
+
+    results = {}
+    for width, height in SIZES:
+        make = _sample_shot_controls(width, height, frames)
+        compile_s = _median_time(make, repeats=3)
+        controls = make()
+        render_s = _median_time(
+            lambda c=controls: previs_video(c.base_image(), c.homographies, c.fields()), repeats=3
+        )
+        total = compile_s + render_s
+        results[f"{width}x{height}"] = {
+            "frames": frames,
+            "compile_ms": compile_s * 1e3,
+            "render_ms": render_s * 1e3,
+            "fps": frames / total,
+        }
+    print(f"previs, {frames} frames, one stroke + camera move (median of 3):")
+    for size, r in results.items():
+        print(
+            f"  {size:>9s}: compile {r['compile_ms']:7.1f} ms + warp {r['render_ms']:7.1f} ms"
+            f" = {r['fps']:7.1f} frames/s"
+        )
+    return results
+
+
+def bench_media(frames: int = 48) -> dict:
+    """MP4 encoding (H.264, yuv420p, CRF 18, preset medium) of a moving previs clip."""
+    from .media import write_mp4
+    from .previs import previs_video
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for width, height in SIZES:
+            controls = _sample_shot_controls(width, height, frames)()
+            clip = previs_video(controls.base_image(), controls.homographies, controls.fields())
+            path = Path(tmp) / f"bench_{width}x{height}.mp4"
+            seconds = _median_time(lambda c=clip, p=path: write_mp4(p, c, 24.0), repeats=3)
+            results[f"{width}x{height}"] = {"frames": frames, "encode_fps": frames / seconds}
+    print(f"MP4 encode, {frames} frames (median of 3):")
+    for size, r in results.items():
+        print(f"  {size:>9s}: {r['encode_fps']:7.1f} frames/s")
+    return results
+
+
+def bench_world() -> dict:
+    """The procedural world's render speed on one core."""
+    from .synth import bench_world as run
+
+    return run()
+
+
+def bench_vae() -> dict:
+    """VAE encode + decode of a 17-frame 128x128 clip."""
+    from .models.vae import bench_vae as run
+
+    return run()
+
+
+BENCHMARKS: dict[str, Callable[[], dict]] = {
+    "previs": bench_previs,
+    "media": bench_media,
+    "world": bench_world,
+    "vae": bench_vae,
+}
+
+
+def run_benchmarks(name: str) -> dict:
+    names = list(BENCHMARKS) if name == "all" else [name]
+    results = {}
+    for bench_name in names:
+        try:
+            results[bench_name] = BENCHMARKS[bench_name]()
+        except ModuleNotFoundError as error:
+            print(f"{bench_name}: skipped ({error.name} is not available)")
+    return results

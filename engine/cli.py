@@ -1,0 +1,160 @@
+"""`kinema` entry point: no subcommand opens the studio; `render`, `info`, `bench`, `train`, `eval`.
+
+Bad input ends in one clean line on stderr and exit code 2 (`kinema: error: ...`), never
+a traceback; an unexpected crash exits 1 and points at the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import KinemaError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_CRASH, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="render a project's shots to an MP4 or PNG sequence")
+    p.add_argument("project", help="a project folder (Name.kinema) or its project.json")
+    p.add_argument("-o", "--output", required=True, help="OUT.mp4, or a folder for PNG frames")
+    p.add_argument("--shot", help="shot number (1 = first) or id; default: every shot in order")
+    p.add_argument("--backend", help="backend name (default: each shot's own setting)")
+    p.add_argument("--seed", type=int, help="override the shot's seed")
+    p.add_argument("--steps", type=int, help="override the denoising steps")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (18)")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_render)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .render import render_cli
+
+    return render_cli(args)
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="versions, device, backends and their capabilities")
+    p.set_defaults(func=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .info import print_info
+
+    print_info()
+    return EXIT_OK
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    from .bench import BENCHMARKS
+
+    p = sub.add_parser("bench", help="measure speed; prints figures")
+    p.add_argument("name", choices=[*BENCHMARKS, "all"], help="what to measure")
+    p.set_defaults(func=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_benchmarks
+
+    run_benchmarks(args.name)
+    return EXIT_OK
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a part of the built-in model")
+    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for name, module_name in _TRAINERS.items():
+        module = _optional_module(module_name)
+        if module is None:
+            continue
+        mp = models.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(mp)
+        mp.set_defaults(func=module.run)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a model on the fixed held-out set")
+    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for name, module_name in _EVALUATORS.items():
+        module = _optional_module(module_name)
+        if module is None:
+            continue
+        mp = models.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(mp)
+        mp.set_defaults(func=module.run)
+
+
+#: model name -> module with `add_arguments(parser)` and `run(args) -> int`
+_TRAINERS = {"vae": "engine.train.vae", "dit": "engine.train.dit"}
+_EVALUATORS = {"vae": "engine.eval.vae", "builtin": "engine.eval.builtin"}
+
+
+def _optional_module(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and name.startswith(error.name):
+            return None  # not built yet
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kinema",
+        description="Kinema, a desktop studio for AI video. With no command, opens the studio.",
+    )
+    parser.add_argument("--version", action="version", version=f"kinema {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_render(sub)
+    _add_info(sub)
+    _add_bench(sub)
+    _add_train(sub)
+    _add_eval(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command is None:
+        return _open_studio(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except KinemaError as error:
+        print(f"kinema: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("kinema: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _open_studio(argv: list[str]) -> int:
+    import importlib
+
+    # Imported by name: the engine never depends on the studio, the entry point only hands over.
+    try:
+        studio_app = importlib.import_module("studio.app")
+    except ImportError as error:
+        print(f"kinema: error: the studio is not available ({error}).", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return int(studio_app.main(argv) or EXIT_OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

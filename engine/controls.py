@@ -1,0 +1,215 @@
+"""`ShotControls`: one shot's conditioning, compiled once, read by every backend.
+
+A backend never looks at the document or the UI; it reads this. Everything here is
+resolution-independent at the source (camera poses, normalised strokes) and compiled
+to arrays at the size the backend asks for: full output size for previs, latent size
+for a model (`resample`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .camera import CameraPath, Pose, homographies
+from .errors import InvalidRequest, ProjectError
+from .motion import MotionStroke, StrokeFields, compile_strokes
+from .previs import previs_video, render_previs
+
+
+@dataclass(frozen=True, eq=False)
+class ShotControls:
+    """Arrays a backend conditions on, all at (`width`, `height`) and `frames`.
+
+    homographies: (T, 3, 3) float32, keyframe pixels -> frame t pixels (camera only)
+    flows:        (T, H, W, 2) float32, pixel displacement of each keyframe pixel at frame t
+    move_masks:   (T, H, W) float32, where moving regions are at frame t
+    static_mask:  (H, W) float32, regions that must not move
+    keyframe:     (H, W, 3) uint8, the shot's keyframe resized to the output, or None
+    """
+
+    width: int
+    height: int
+    frames: int
+    fps: float
+    poses: tuple[Pose, ...]
+    homographies: np.ndarray
+    flows: np.ndarray
+    move_masks: np.ndarray
+    static_mask: np.ndarray
+    keyframe: np.ndarray | None
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    strokes: tuple[MotionStroke, ...] = field(default=(), repr=False)
+    region_ids: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def has_camera_motion(self) -> bool:
+        return not np.allclose(self.homographies, np.eye(3, dtype=np.float32)[None], atol=1e-6)
+
+    @property
+    def has_strokes(self) -> bool:
+        return bool(self.strokes)
+
+    def fields(self) -> StrokeFields:
+        region_ids = self.region_ids
+        if region_ids is None:
+            region_ids = np.full((self.height, self.width), -1, np.int16)
+        return StrokeFields(self.flows, self.move_masks, self.static_mask, region_ids)
+
+    def base_image(self) -> np.ndarray:
+        """The keyframe, or a reference grid card that makes camera motion visible without one."""
+        if self.keyframe is not None:
+            return self.keyframe
+        return reference_card(self.width, self.height)
+
+    @cached_property
+    def guide(self) -> np.ndarray:
+        """The previs clip (T, H, W, 3) uint8: keyframe carried by the camera and the strokes."""
+        return previs_video(self.base_image(), self.homographies, self.fields())
+
+    def iter_guide(self):
+        """The previs frame by frame, for backends that stream it."""
+        return render_previs(self.base_image(), self.homographies, self.fields())
+
+    def resample(self, width: int, height: int, frames: int | None = None) -> ShotControls:
+        """The same controls at another size (e.g. latent resolution); displacements scale too."""
+        frames = self.frames if frames is None else frames
+        sx, sy = width / self.width, height / self.height
+        scale = np.diag([sx, sy, 1.0]).astype(np.float64)
+        homs = np.stack(
+            [scale @ h.astype(np.float64) @ np.linalg.inv(scale) for h in self.homographies]
+        )
+        t_index = _time_index(self.frames, frames)
+
+        def resize(plane: np.ndarray, interp: int) -> np.ndarray:
+            return cv2.resize(plane, (width, height), interpolation=interp)
+
+        area = cv2.INTER_AREA if sx < 1 and sy < 1 else cv2.INTER_LINEAR
+        flows = np.stack([resize(self.flows[t], area) for t in t_index]) * np.float32([sx, sy])
+        move = np.stack([resize(self.move_masks[t], area) for t in t_index])
+        keyframe = None if self.keyframe is None else resize(self.keyframe, area)
+        region_ids = None
+        if self.region_ids is not None:
+            region_ids = resize(self.region_ids, cv2.INTER_NEAREST)
+        return replace(
+            self,
+            width=width,
+            height=height,
+            frames=frames,
+            poses=tuple(self.poses[t] for t in t_index),
+            homographies=homs[t_index].astype(np.float32),
+            flows=flows.astype(np.float32),
+            move_masks=move.astype(np.float32),
+            static_mask=resize(self.static_mask, area).astype(np.float32),
+            keyframe=keyframe,
+            region_ids=region_ids,
+        )
+
+
+def _time_index(source_frames: int, target_frames: int) -> np.ndarray:
+    if target_frames == source_frames:
+        return np.arange(source_frames)
+    return np.round(np.linspace(0, source_frames - 1, target_frames)).astype(int)
+
+
+def compile_shot(
+    camera: CameraPath,
+    strokes: list[MotionStroke] | tuple[MotionStroke, ...],
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    fps: float,
+    keyframe: np.ndarray | None = None,
+    prompt: str = "",
+    negative_prompt: str = "",
+    seed: int = 0,
+) -> ShotControls:
+    """Compile a shot's camera path and strokes for an output of `width` x `height` x `frames`."""
+    if keyframe is not None:
+        keyframe = fit_keyframe(keyframe, width, height)
+    poses = tuple(camera.sample_frames(frames))
+    homs = homographies(camera, frames, width, height).astype(np.float32)
+    fields = compile_strokes(list(strokes), width, height, frames)
+    return ShotControls(
+        width=width,
+        height=height,
+        frames=frames,
+        fps=float(fps),
+        poses=poses,
+        homographies=homs,
+        flows=fields.flows,
+        move_masks=fields.move_masks,
+        static_mask=fields.static_mask,
+        keyframe=keyframe,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        strokes=tuple(strokes),
+        region_ids=fields.region_ids,
+    )
+
+
+def compile_request(request) -> ShotControls:
+    """Controls for a `GenerationRequest`: its shot snapshot, keyframe read from the project folder."""
+    from .media import read_image
+    from .project import Shot
+
+    try:
+        shot = Shot.from_dict(request.shot, field="shot")
+    except ProjectError as error:
+        raise InvalidRequest(f"The shot in this request is not valid: {error}") from error
+    keyframe = None
+    if shot.keyframe:
+        if request.project_dir is None:
+            raise InvalidRequest("The shot has a keyframe but the request names no project folder.")
+        keyframe = read_image(Path(request.project_dir) / shot.keyframe)
+    return compile_shot(
+        shot.camera,
+        shot.strokes,
+        width=request.width,
+        height=request.height,
+        frames=request.frames,
+        fps=request.fps,
+        keyframe=keyframe,
+        prompt=shot.prompt,
+        negative_prompt=shot.negative_prompt,
+        seed=request.seed,
+    )
+
+
+def fit_keyframe(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Scale and centre-crop an image to fill `width` x `height` (what a viewer calls 'fill')."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return np.ascontiguousarray(image)
+    scale = max(width / w, height / h)
+    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    x0, y0 = (new_w - width) // 2, (new_h - height) // 2
+    return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
+
+
+def reference_card(width: int, height: int) -> np.ndarray:
+    """A previs stand-in for a missing keyframe: a graded floor grid and a horizon, like a grey box."""
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    sky = (
+        np.stack([0.42 + 0.2 * y, 0.5 + 0.2 * y, 0.62 + 0.15 * y], -1) * np.ones_like(x)[..., None]
+    )
+    img = (sky * 255).astype(np.uint8)
+    step = max(8, min(width, height) // 12)
+    img[::step, :] = (img[::step, :] * 0.55).astype(np.uint8)
+    img[:, ::step] = (img[:, ::step] * 0.55).astype(np.uint8)
+    cv2.circle(img, (width // 2, height // 2), max(4, min(width, height) // 10), (230, 120, 60), -1)
+    cv2.line(
+        img, (0, height // 2), (width - 1, height // 2), (250, 250, 250), max(1, height // 256)
+    )
+    return img

@@ -1,0 +1,53 @@
+"""`kinema info`: what a bug report needs (versions, device, backends and what each can do)."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import fields
+from importlib import metadata
+
+from . import __version__
+from .backends import backend_names, create_backend
+from .worker import resolve_device
+
+_PACKAGES = ("torch", "numpy", "av", "opencv-python-headless", "safetensors", "PySide6-Essentials")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def collect_info() -> dict:
+    caps = {}
+    for name in backend_names():
+        try:
+            caps[name] = create_backend(name).capabilities()
+        except Exception as error:  # reported, not raised: info must always print
+            caps[name] = f"unavailable ({error})"
+    return {
+        "kinema": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {p: _version(p) for p in _PACKAGES},
+        "device": resolve_device("auto"),
+        "backends": caps,
+    }
+
+
+def print_info() -> None:
+    info = collect_info()
+    print(f"Kinema {info['kinema']}  (Python {info['python']}, {info['platform']})")
+    print(f"device: {info['device']}")
+    for package, version in info["packages"].items():
+        print(f"  {package:24s} {version}")
+    print("backends:")
+    for name, caps in info["backends"].items():
+        if isinstance(caps, str):
+            print(f"  {name}: {caps}")
+            continue
+        can = [f.name for f in fields(caps) if getattr(caps, f.name) is True]
+        print(f"  {name:10s} {caps.label}: {caps.description}")
+        print(f"  {'':10s} honours: {', '.join(can) or 'nothing'}; up to {caps.max_frames} frames")
