@@ -499,18 +499,20 @@ def _reject_constant(name: str):
 def _atomic_write(file: Path, text: str, backup: Path | None = None) -> None:
     """temp file + fsync + rename; the old file becomes the backup without a moment of absence."""
     tmp = file.with_name(file.name + ".tmp")
+    backup_tmp = backup.with_name(backup.name + ".tmp") if backup is not None else None
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if backup is not None and file.exists():
-            backup_tmp = backup.with_name(backup.name + ".tmp")
+        if backup is not None and backup_tmp is not None and file.exists():
             shutil.copy2(file, backup_tmp)
             os.replace(backup_tmp, backup)
         os.replace(tmp, file)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        if backup_tmp is not None:
+            backup_tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(file.parent)
 
