@@ -81,7 +81,8 @@ class ShotControls:
         """The same controls at another size (e.g. latent resolution); displacements scale too."""
         frames = self.frames if frames is None else frames
         sx, sy = width / self.width, height / self.height
-        scale = np.diag([sx, sy, 1.0]).astype(np.float64)
+        # pixel centres map as x' = (x + 0.5) * s - 0.5, so a zoom's fixed point stays put
+        scale = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
         homs = np.stack(
             [scale @ h.astype(np.float64) @ np.linalg.inv(scale) for h in self.homographies]
         )
