@@ -66,22 +66,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a part of the built-in model")
+def _add_model_commands(
+    sub: argparse._SubParsersAction, command: str, help_text: str, modules: dict[str, str]
+) -> None:
+    """`kinema train MODEL` / `kinema eval MODEL`: one sub-command per module that exists."""
+    p = sub.add_parser(command, help=help_text)
     models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
-    for name, module_name in _TRAINERS.items():
-        module = _optional_module(module_name)
-        if module is None:
-            continue
-        mp = models.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
-        module.add_arguments(mp)
-        mp.set_defaults(func=module.run)
-
-
-def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a model on the fixed held-out set")
-    models = p.add_subparsers(dest="model", required=True, metavar="MODEL")
-    for name, module_name in _EVALUATORS.items():
+    for name, module_name in modules.items():
         module = _optional_module(module_name)
         if module is None:
             continue
@@ -117,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_info(sub)
     _add_bench(sub)
-    _add_train(sub)
-    _add_eval(sub)
+    _add_model_commands(sub, "train", "train a part of the built-in model", _TRAINERS)
+    _add_model_commands(sub, "eval", "evaluate a model on the fixed held-out set", _EVALUATORS)
     return parser
 
 

@@ -98,9 +98,11 @@ def setup():
     events = Collector()
     engine = Engine(
         events,
-        backend_factory=lambda name: backends[name]
-        if name in backends
-        else (_ for _ in ()).throw(InvalidRequest(f"Unknown backend '{name}'.")),
+        backend_factory=lambda name: (
+            backends[name]
+            if name in backends
+            else (_ for _ in ()).throw(InvalidRequest(f"Unknown backend '{name}'."))
+        ),
         compile_controls=lambda req: None,
     )
     yield engine, events, backends
@@ -203,7 +205,9 @@ def test_a_raising_callback_does_not_kill_the_engine():
         calls.append(event)
         raise RuntimeError("client bug")
 
-    engine = Engine(callback, backend_factory=lambda n: FakeBackend(), compile_controls=lambda r: None)
+    engine = Engine(
+        callback, backend_factory=lambda n: FakeBackend(), compile_controls=lambda r: None
+    )
     engine.submit(request(backend="fake"))
     deadline = time.monotonic() + 5
     while not any(isinstance(e, JobFinished) for e in calls) and time.monotonic() < deadline:
