@@ -92,7 +92,7 @@ def make_meadow(parent: Path) -> Project:
     write_image(folder / "media" / "meadow.png", image)
 
     ball = MotionStroke(
-        mask=_ellipse_mask(bx, by, brx * 1.15, bry * 1.15),
+        mask=_ellipse_mask(bx + 0.4 * brx, by + 0.25 * bry, brx * 1.6, bry * 1.35),  # ball + shadow
         trajectory=[
             TrajectoryPoint(bx, by),
             TrajectoryPoint(0.38, 0.70),
