@@ -16,8 +16,12 @@ camera on tracks), in scene units where the reference plane sits at `depth`.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
-from dataclasses import dataclass, field, replace
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,8 +31,10 @@ POSE_FIELDS = ("pan", "tilt", "roll", "zoom", "dolly", "truck", "pedestal")
 EASINGS = ("hold", "linear", "ease-in", "ease-out", "ease-in-out", "bezier")
 DEFAULT_FOV_DEG = 50.0
 
+Handles = tuple[float, float, float, float]
+
 #: CSS cubic-bezier control points of the named easings, so every curve uses one solver
-_NAMED_BEZIER = {
+_NAMED_BEZIER: dict[str, Handles] = {
     "ease-in": (0.42, 0.0, 1.0, 1.0),
     "ease-out": (0.0, 0.0, 0.58, 1.0),
     "ease-in-out": (0.42, 0.0, 0.58, 1.0),
@@ -38,18 +44,44 @@ _NAMED_BEZIER = {
 # ----------------------------------------------------------------------------- validation
 
 
-def _number(data: dict, key: str, where: str) -> float:
-    if key not in data:
-        raise ProjectError("is missing (expected a number)", f"{where}.{key}")
-    value = data[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProjectError(f"must be a number, got {value!r}", f"{where}.{key}")
+def _is_number(value: object) -> bool:
+    """A real number that is not a bool (JSON `true` must not pass as 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _finite(value: object, where: str) -> float:
+    if not _is_number(value):
+        raise ProjectError(f"must be a number, got {value!r}", where)
     if not math.isfinite(value):
-        raise ProjectError(f"must be a finite number, got {value!r}", f"{where}.{key}")
+        raise ProjectError(f"must be a finite number, got {value!r}", where)
     return float(value)
 
 
+def _required(data: dict, key: str, where: str, expected: str) -> object:
+    if key not in data:
+        raise ProjectError(f"is missing (expected {expected})", f"{where}.{key}")
+    return data[key]
+
+
+def _handles_problem(handles: object) -> str | None:
+    """Why `handles` are not usable cubic-bezier handles, or None when they are."""
+    if (
+        not isinstance(handles, (list, tuple))
+        or len(handles) != 4
+        or not all(_is_number(v) and math.isfinite(v) for v in handles)
+    ):
+        return f"must be four finite numbers [x1, y1, x2, y2], got {handles!r}"
+    if not (0 <= handles[0] <= 1 and 0 <= handles[2] <= 1):
+        return f"x1 and x2 must lie in [0, 1] so time runs forward, got {list(handles)!r}"
+    return None
+
+
 # ----------------------------------------------------------------------------- pose
+
+
+def _mix(a: float, b: float, t: float) -> float:
+    """a + (b - a) t: exactly `a` where a == b, so a field that does not move stays put."""
+    return a + (b - a) * t
 
 
 @dataclass(frozen=True)
@@ -66,84 +98,92 @@ class Pose:
 
     def validate(self, field: str = "pose") -> None:
         for name in POSE_FIELDS:
-            value = getattr(self, name)
-            if not math.isfinite(value):
-                raise ProjectError(f"must be a finite number, got {value!r}", f"{field}.{name}")
+            _finite(getattr(self, name), f"{field}.{name}")
         if self.zoom <= 0:
             raise ProjectError(f"must be greater than 0, got {self.zoom!r}", f"{field}.zoom")
 
     def lerp(self, other: Pose, t: float) -> Pose:
-        """Blend towards `other`; zoom blends geometrically so a zoom feels even."""
-        values = {
-            name: getattr(self, name) + (getattr(other, name) - getattr(self, name)) * t
-            for name in POSE_FIELDS
-            if name != "zoom"
-        }
-        values["zoom"] = self.zoom * (other.zoom / self.zoom) ** t
+        """Blend towards `other`; zoom blends geometrically so a zoom feels even.
+
+        The ends are returned as they are, so a segment lands exactly on its keyframe.
+        """
+        if t == 0:
+            return self
+        if t == 1:
+            return other
+        values = {name: _mix(getattr(self, name), getattr(other, name), t) for name in POSE_FIELDS}
+        values["zoom"] = math.exp(_mix(math.log(self.zoom), math.log(other.zoom), t))
         return Pose(**values)
 
     def to_dict(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in POSE_FIELDS}
+        return {name: float(getattr(self, name)) for name in POSE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: object, field: str = "pose") -> Pose:
+        """Read a pose; every field is required (files always write all seven)."""
         if not isinstance(data, dict):
-            raise ProjectError(f"must be an object with {', '.join(POSE_FIELDS)}", field)
-        defaults = cls()
-        values = {
-            name: _number(data, name, field) if name in data else getattr(defaults, name)
-            for name in POSE_FIELDS
-        }
-        pose = cls(**values)
-        pose.validate(field)
-        return pose
+            raise ProjectError(
+                f"must be an object with {', '.join(POSE_FIELDS)}, got {data!r}", field
+            )
+        values = {name: _required(data, name, field, "a number") for name in POSE_FIELDS}
+        cls(**values).validate(field)
+        return cls(**{name: float(value) for name, value in values.items()})
 
 
 # ----------------------------------------------------------------------------- easing
 
 
 def _bezier(t: float, x1: float, y1: float, x2: float, y2: float) -> float:
-    """CSS cubic-bezier: solve x(s) = t for s, return y(s)."""
+    """CSS cubic-bezier: solve x(s) = t for s (Newton, then bisection), return y(s)."""
 
-    def coord(s: float, a: float, b: float) -> float:
-        return 3 * (1 - s) ** 2 * s * a + 3 * (1 - s) * s * s * b + s**3
+    def curve(s: float, a: float, b: float) -> float:  # 3a s(1-s)^2 + 3b s^2(1-s) + s^3
+        return ((1 + 3 * a - 3 * b) * s + (3 * b - 6 * a)) * s * s + 3 * a * s
+
+    def slope(s: float, a: float, b: float) -> float:
+        return 3 * (1 + 3 * a - 3 * b) * s * s + 2 * (3 * b - 6 * a) * s + 3 * a
 
     s = t
-    for _ in range(8):  # Newton, falling back to bisection where the slope vanishes
-        dx = 3 * (1 - s) ** 2 * x1 + 6 * (1 - s) * s * (x2 - x1) + 3 * s * s * (1 - x2)
-        err = coord(s, x1, x2) - t
-        if abs(err) < 1e-7:
-            return coord(s, y1, y2)
-        if abs(dx) < 1e-6:
+    for _ in range(8):
+        err = curve(s, x1, x2) - t
+        if abs(err) < 1e-12:
+            return curve(s, y1, y2)
+        dx = slope(s, x1, x2)
+        if abs(dx) < 1e-9:
             break
-        s = min(1.0, max(0.0, s - err / dx))
-    lo, hi = 0.0, 1.0
-    s = t
-    for _ in range(40):
-        if coord(s, x1, x2) < t:
+        s -= err / dx
+        if not 0.0 <= s <= 1.0:
+            break
+    lo, hi = 0.0, 1.0  # x(s) is monotone because x1, x2 lie in [0, 1]
+    for _ in range(60):
+        s = (lo + hi) / 2
+        if curve(s, x1, x2) < t:
             lo = s
         else:
             hi = s
-        s = (lo + hi) / 2
-    return coord(s, y1, y2)
+    return curve((lo + hi) / 2, y1, y2)
 
 
-def ease(easing: str, t: float, handles: tuple[float, float, float, float] | None = None) -> float:
-    """Map segment progress `t` in [0, 1] through `easing`; 0 -> 0 and 1 -> 1 exactly."""
-    t = min(1.0, max(0.0, float(t)))
-    if t <= 0.0 or t >= 1.0:
-        return t
+def ease(easing: str, t: float, handles: Handles | None = None) -> float:
+    """Map segment progress `t` in [0, 1] through `easing`; 0 -> 0 and 1 -> 1 exactly.
+
+    Every named easing is monotone into [0, 1]; a bezier is too when y1, y2 lie in
+    [0, 1], and overshoots (CSS semantics) when they do not.
+    """
+    if not math.isfinite(t):
+        raise ValueError(f"easing progress must be a finite number, got {t!r}")
+    if easing not in EASINGS:
+        raise ValueError(f"unknown easing {easing!r} (expected one of {', '.join(EASINGS)})")
+    if easing == "bezier" and (problem := _handles_problem(handles)) is not None:
+        raise ValueError(f"bezier handles {problem}")
+    if t <= 0.0:
+        return 0.0
+    if t >= 1.0:
+        return 1.0
     if easing == "linear":
-        return t
+        return float(t)
     if easing == "hold":
         return 0.0
-    if easing == "bezier":
-        if handles is None:
-            raise ValueError("a bezier easing needs handles (x1, y1, x2, y2)")
-        return _bezier(t, *handles)
-    if easing in _NAMED_BEZIER:
-        return _bezier(t, *_NAMED_BEZIER[easing])
-    raise ValueError(f"unknown easing {easing!r}")
+    return _bezier(float(t), *(handles if easing == "bezier" else _NAMED_BEZIER[easing]))
 
 
 # ----------------------------------------------------------------------------- path
@@ -151,129 +191,137 @@ def ease(easing: str, t: float, handles: tuple[float, float, float, float] | Non
 
 @dataclass
 class CameraKeyframe:
-    """A pose at a frame; `easing` shapes the segment that starts here."""
+    """A pose at a frame; `easing` (and `handles` for a bezier) shapes the segment that starts here."""
 
     frame: int
-    pose: Pose = field(default_factory=Pose)
+    pose: Pose = dataclasses.field(default_factory=Pose)
     easing: str = "ease-in-out"
-    handles: tuple[float, float, float, float] | None = None
+    handles: Handles | None = None
 
-    def validate(self, where: str) -> None:
-        if isinstance(self.frame, bool) or not isinstance(self.frame, int):
+    def validate(self, field: str = "keyframe") -> None:
+        if not isinstance(self.frame, numbers.Integral) or isinstance(self.frame, bool):
             raise ProjectError(
-                f"must be a whole frame number, got {self.frame!r}", f"{where}.frame"
+                f"must be a whole frame number, got {self.frame!r}", f"{field}.frame"
             )
         if self.frame < 0:
-            raise ProjectError(f"must be 0 or more, got {self.frame}", f"{where}.frame")
-        self.pose.validate(f"{where}.pose")
-        if self.easing not in EASINGS:
+            raise ProjectError(f"must be 0 or more, got {self.frame}", f"{field}.frame")
+        if not isinstance(self.pose, Pose):
+            raise ProjectError(f"must be a camera pose, got {self.pose!r}", f"{field}.pose")
+        self.pose.validate(f"{field}.pose")
+        if not isinstance(self.easing, str) or self.easing not in EASINGS:
             raise ProjectError(
                 f"unknown easing {self.easing!r} (expected one of {', '.join(EASINGS)})",
-                f"{where}.easing",
+                f"{field}.easing",
             )
         if self.easing == "bezier" and self.handles is None:
             raise ProjectError(
-                "a bezier segment needs handles [x1, y1, x2, y2]", f"{where}.handles"
+                "a bezier segment needs handles [x1, y1, x2, y2]", f"{field}.handles"
             )
-        if self.handles is not None:
-            if len(self.handles) != 4 or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                for v in self.handles
-            ):
-                raise ProjectError(
-                    f"must be four finite numbers [x1, y1, x2, y2], got {list(self.handles)!r}",
-                    f"{where}.handles",
-                )
-            if not (0 <= self.handles[0] <= 1 and 0 <= self.handles[2] <= 1):
-                raise ProjectError(
-                    f"x1 and x2 must lie in [0, 1] so time runs forward, got {list(self.handles)!r}",
-                    f"{where}.handles",
-                )
+        if self.handles is not None and (problem := _handles_problem(self.handles)) is not None:
+            raise ProjectError(problem, f"{field}.handles")
 
     def to_dict(self) -> dict:
-        data = {"frame": self.frame, "pose": self.pose.to_dict(), "easing": self.easing}
-        if self.handles is not None:
-            data["handles"] = list(self.handles)
+        data = {"frame": int(self.frame), "pose": self.pose.to_dict(), "easing": self.easing}
+        if self.handles is not None:  # kept for any easing, so switching back restores them
+            data["handles"] = [float(v) for v in self.handles]
         return data
 
     @classmethod
     def from_dict(cls, data: object, field: str = "keyframe") -> CameraKeyframe:
         if not isinstance(data, dict):
-            raise ProjectError("must be an object with frame, pose and easing", field)
-        if "frame" not in data:
-            raise ProjectError("is missing (expected a frame number)", f"{field}.frame")
+            raise ProjectError(
+                f"must be an object with frame, pose and easing, got {data!r}", field
+            )
         handles = data.get("handles")
-        if handles is not None:
-            if not isinstance(handles, (list, tuple)):
-                raise ProjectError(
-                    f"must be a list [x1, y1, x2, y2], got {handles!r}", f"{field}.handles"
-                )
-            handles = tuple(handles)
-        easing = data.get("easing", "ease-in-out")
-        if not isinstance(easing, str):
-            raise ProjectError(f"must be a name, got {easing!r}", f"{field}.easing")
+        if handles is not None and (problem := _handles_problem(handles)) is not None:
+            raise ProjectError(problem, f"{field}.handles")
         key = cls(
-            frame=data["frame"],
-            pose=Pose.from_dict(data.get("pose", {}), f"{field}.pose"),
-            easing=easing,
-            handles=handles,
+            frame=_required(data, "frame", field, "a frame number"),
+            pose=Pose.from_dict(_required(data, "pose", field, "a pose"), f"{field}.pose"),
+            easing=_required(data, "easing", field, f"one of {', '.join(EASINGS)}"),
+            handles=None if handles is None else tuple(float(v) for v in handles),
         )
         key.validate(field)
         return key
 
 
+def _by_frame(key: CameraKeyframe) -> int:
+    return key.frame
+
+
+def _sample(keys: list[CameraKeyframe], frames: list[int], frame: float) -> Pose:
+    """The pose at `frame` on keyframes sorted by frame (`frames` their frame numbers)."""
+    if not keys:
+        return Pose()
+    if frame <= frames[0]:
+        return keys[0].pose
+    if frame >= frames[-1]:
+        return keys[-1].pose
+    i = bisect.bisect_right(frames, frame) - 1  # keys[i].frame <= frame < keys[i + 1].frame
+    start, end = keys[i], keys[i + 1]
+    u = (frame - start.frame) / (end.frame - start.frame)
+    return start.pose.lerp(end.pose, ease(start.easing, u, start.handles))
+
+
 @dataclass
 class CameraPath:
-    """Keyframes sorted by frame; an empty path is a locked-off camera."""
+    """Keyframes of a camera move; an empty path is a locked-off camera at the reference view."""
 
-    keyframes: list[CameraKeyframe] = field(default_factory=list)
+    keyframes: list[CameraKeyframe] = dataclasses.field(default_factory=list)
 
     def validate(self, field: str = "camera") -> None:
+        if not isinstance(self.keyframes, list):
+            raise ProjectError(
+                f"must be a list, got {type(self.keyframes).__name__}", f"{field}.keyframes"
+            )
         seen: dict[int, int] = {}
         for index, key in enumerate(self.keyframes):
-            key.validate(f"{field}.keyframes[{index}]")
+            where = f"{field}.keyframes[{index}]"
+            if not isinstance(key, CameraKeyframe):
+                raise ProjectError(f"must be a camera keyframe, got {key!r}", where)
+            key.validate(where)
             if key.frame in seen:
                 raise ProjectError(
-                    f"frame {key.frame} already has keyframe {seen[key.frame]}",
-                    f"{field}.keyframes[{index}].frame",
+                    f"frame {key.frame} already has a keyframe (keyframes[{seen[key.frame]}])",
+                    f"{where}.frame",
                 )
             seen[key.frame] = index
 
     def sorted(self) -> CameraPath:
-        return CameraPath(sorted(self.keyframes, key=lambda k: k.frame))
+        return CameraPath(sorted(self.keyframes, key=_by_frame))
 
     def sample(self, frame: float) -> Pose:
-        keys = sorted(self.keyframes, key=lambda k: k.frame)
-        if not keys:
-            return Pose()
-        if frame <= keys[0].frame:
-            return keys[0].pose
-        if frame >= keys[-1].frame:
-            return keys[-1].pose
-        for start, end in zip(keys, keys[1:], strict=False):
-            if start.frame <= frame <= end.frame:
-                u = (frame - start.frame) / (end.frame - start.frame)
-                return start.pose.lerp(end.pose, ease(start.easing, u, start.handles))
-        raise AssertionError("unreachable: frame lies between the first and last keyframe")
+        """The pose at `frame`: the first pose before the first key, the last after the last."""
+        keys = sorted(self.keyframes, key=_by_frame)
+        return _sample(keys, [k.frame for k in keys], frame)
 
     def sample_frames(self, count: int) -> list[Pose]:
-        return [self.sample(frame) for frame in range(count)]
+        """Poses of frames 0 .. count - 1."""
+        keys = sorted(self.keyframes, key=_by_frame)
+        frames = [k.frame for k in keys]
+        return [_sample(keys, frames, frame) for frame in range(count)]
 
     def keyframe_at(self, frame: int) -> CameraKeyframe | None:
         return next((k for k in self.keyframes if k.frame == frame), None)
 
     def with_keyframe(self, key: CameraKeyframe) -> CameraPath:
-        """A copy with `key` added, replacing any keyframe on the same frame."""
-        others = [k for k in self.keyframes if k.frame != key.frame]
-        return CameraPath(sorted([*others, key], key=lambda k: k.frame))
+        """A sorted copy with `key` added, replacing any keyframe on the same frame."""
+        return CameraPath(
+            sorted([*(k for k in self.keyframes if k.frame != key.frame), key], key=_by_frame)
+        )
+
+    def without_keyframe(self, frame: int) -> CameraPath:
+        """A sorted copy without the keyframe on `frame` (unchanged if there is none)."""
+        return CameraPath(sorted((k for k in self.keyframes if k.frame != frame), key=_by_frame))
 
     def to_dict(self) -> dict:
-        return {"keyframes": [k.to_dict() for k in sorted(self.keyframes, key=lambda k: k.frame)]}
+        return {"keyframes": [k.to_dict() for k in sorted(self.keyframes, key=_by_frame)]}
 
     @classmethod
     def from_dict(cls, data: object, field: str = "camera") -> CameraPath:
+        """Read and validate a path; `{}` (no keyframes) is a locked-off camera."""
         if not isinstance(data, dict):
-            raise ProjectError("must be an object with a keyframes list", field)
+            raise ProjectError(f"must be an object with a keyframes list, got {data!r}", field)
         raw = data.get("keyframes", [])
         if not isinstance(raw, list):
             raise ProjectError(f"must be a list, got {type(raw).__name__}", f"{field}.keyframes")
@@ -290,7 +338,10 @@ class CameraPath:
 def intrinsics(
     width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG, zoom: float = 1.0
 ) -> np.ndarray:
-    """Pinhole intrinsics with the principal point at the pixel-centre of the frame."""
+    """Pinhole K: `fov_deg` horizontal at zoom 1, principal point at the frame's centre.
+
+    Pixel centres sit on integers (as OpenCV warps assume), so the centre is ((w-1)/2, (h-1)/2).
+    """
     focal = zoom * (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
     return np.array(
         [[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]]
@@ -298,7 +349,7 @@ def intrinsics(
 
 
 def rotation(pose: Pose) -> np.ndarray:
-    """Camera-to-reference rotation: yaw (pan), then pitch (tilt), then roll, in the camera's frame."""
+    """Camera-to-reference rotation of a pan-tilt head: pan about the vertical, then tilt, then roll."""
     p, t, r = (math.radians(v) for v in (pose.pan, pose.tilt, pose.roll))
     yaw = np.array([[math.cos(p), 0, math.sin(p)], [0, 1, 0], [-math.sin(p), 0, math.cos(p)]])
     pitch = np.array([[1, 0, 0], [0, math.cos(t), -math.sin(t)], [0, math.sin(t), math.cos(t)]])
@@ -309,19 +360,28 @@ def rotation(pose: Pose) -> np.ndarray:
 def pose_to_homography(
     pose: Pose, width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG, depth: float = 1.0
 ) -> np.ndarray:
-    """Reference-view pixels -> pixels of the view at `pose` (for `cv2.warpPerspective`).
+    """Reference-view pixels -> pixels of the view at `pose`, (3, 3) float64, H[2, 2] = 1.
 
-    Rotation and zoom are exact for any scene (K R K0^-1); translation is exact for the
-    fronto-parallel plane at `depth` (the plane-induced homography K R (I - C n^T / d) K0^-1).
+    `frame = cv2.warpPerspective(keyframe, H, (width, height))`. Rotation and zoom are exact
+    for any scene (K_pose R^T K^-1); translation is exact for the fronto-parallel plane at
+    `depth`: a point X on it is seen at K_pose R^T (X - C), and X - C = (I - C n^T / d) X
+    there, which gives H = K_pose R^T (I - C n^T / d) K^-1 with C the camera centre.
     """
-    k_ref = intrinsics(width, height, fov_deg)
-    k_view = intrinsics(width, height, fov_deg, pose.zoom)
-    world_to_camera = rotation(pose).T
-    centre = np.array([pose.truck, -pose.pedestal, pose.dolly])
-    normal = np.array([0.0, 0.0, 1.0])
-    plane = np.eye(3) - np.outer(centre, normal) / depth
-    h = k_view @ world_to_camera @ plane @ np.linalg.inv(k_ref)
-    return h / h[2, 2]
+    if width < 1 or height < 1 or not 0 < fov_deg < 180 or not depth > 0:
+        raise InvalidRequest(
+            f"A camera homography needs a positive frame size, a field of view between 0 and "
+            f"180 degrees and a positive depth (got {width}x{height}, {fov_deg} degrees, depth {depth})."
+        )
+    if pose.dolly >= depth:
+        raise InvalidRequest(
+            f"The camera dollies through the subject: dolly {pose.dolly:g} reaches the subject "
+            f"plane at depth {depth:g}. Keep dolly below {depth:g}."
+        )
+    centre = np.array([pose.truck, -pose.pedestal, pose.dolly])  # y is down: pedestal up is -y
+    plane = np.eye(3) - np.outer(centre, [0.0, 0.0, 1.0]) / depth
+    k_pose = intrinsics(width, height, fov_deg, pose.zoom)
+    h = k_pose @ rotation(pose).T @ plane @ np.linalg.inv(intrinsics(width, height, fov_deg))
+    return h / h[2, 2] if abs(h[2, 2]) > 1e-12 else h / np.linalg.norm(h)
 
 
 def homographies(
@@ -332,10 +392,11 @@ def homographies(
     fov_deg: float = DEFAULT_FOV_DEG,
     depth: float = 1.0,
 ) -> np.ndarray:
-    """One homography per frame, (T, 3, 3) float32."""
-    return np.stack(
-        [pose_to_homography(p, width, height, fov_deg, depth) for p in path.sample_frames(frames)]
-    ).astype(np.float32)
+    """One homography per frame 0 .. frames - 1, (T, 3, 3) float32."""
+    out = np.empty((frames, 3, 3), np.float32)
+    for t, pose in enumerate(path.sample_frames(frames)):
+        out[t] = pose_to_homography(pose, width, height, fov_deg, depth)
+    return out
 
 
 # ----------------------------------------------------------------------------- presets
@@ -347,10 +408,10 @@ PRESETS: dict[str, str] = {
     "tilt-up": "Look up 12 degrees",
     "tilt-down": "Look down 12 degrees",
     "zoom-in": "Zoom in to 1.5x",
-    "zoom-out": "Zoom out from 1.5x",
+    "zoom-out": "Zoom out to 0.67x",
     "roll": "Roll clockwise 15 degrees",
-    "dolly-in": "Move forward a third of the way to the subject",
-    "dolly-out": "Move back a third of the distance to the subject",
+    "dolly-in": "Move a third of the way to the subject: it grows 1.5x",
+    "dolly-out": "Move back half the distance to the subject: it shrinks to 0.67x",
     "truck-left": "Slide left, parallel to the subject",
     "truck-right": "Slide right, parallel to the subject",
     "crane-up": "Rise and look down to keep the subject in frame",
@@ -359,71 +420,66 @@ PRESETS: dict[str, str] = {
 }
 
 
-def _two_keys(frames: int, end: Pose, easing: str = "ease-in-out") -> CameraPath:
-    last = max(frames - 1, 0)
-    if last == 0:
-        return CameraPath([CameraKeyframe(0, Pose(), easing)])
-    return CameraPath([CameraKeyframe(0, Pose(), easing), CameraKeyframe(last, end, easing)])
-
-
 def preset(name: str, frames: int, strength: float = 1.0, depth: float = 1.0) -> CameraPath:
-    """A named move over a shot of `frames` frames; `strength` scales its size."""
+    """A named move over a shot of `frames` frames, starting at the reference view.
+
+    `strength` scales the move (1 is a typical 2-4 s shot); zooms and dollies scale the
+    subject's size geometrically, so no strength dollies through the subject at `depth`.
+    """
+    if name not in PRESETS:
+        raise InvalidRequest(f"Unknown camera preset '{name}'. Presets: {', '.join(PRESETS)}.")
+    if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 1:
+        raise InvalidRequest(f"A camera preset needs at least one frame, got {frames!r}.")
+    if not (math.isfinite(strength) and math.isfinite(depth) and depth > 0):
+        raise InvalidRequest(
+            f"Preset strength must be finite and depth positive, got {strength}, {depth}."
+        )
     s = float(strength)
-    moves = {
+    if name == "orbit":  # on a circle of radius `depth` about the subject, panning back at it
+        angle = math.radians(25 * s)
+        return _ramp(
+            frames,
+            lambda u: Pose(
+                pan=-math.degrees(angle * u),
+                truck=depth * math.sin(angle * u),
+                dolly=depth * (1 - math.cos(angle * u)),
+            ),
+        )
+    if name == "dolly-zoom":  # the subject's size is zoom * depth / (depth - dolly) = 1
+        travel = depth * (1 - 1.5**-s)
+        return _ramp(frames, lambda u: Pose(dolly=travel * u, zoom=1 - travel * u / depth))
+    end = {
         "static": Pose(),
         "pan-left": Pose(pan=-20 * s),
         "pan-right": Pose(pan=20 * s),
         "tilt-up": Pose(tilt=12 * s),
         "tilt-down": Pose(tilt=-12 * s),
         "zoom-in": Pose(zoom=1.5**s),
+        "zoom-out": Pose(zoom=1.5**-s),
         "roll": Pose(roll=15 * s),
-        "dolly-in": Pose(dolly=depth * s / 3),
-        "dolly-out": Pose(dolly=-depth * s / 3),
+        "dolly-in": Pose(dolly=depth * (1 - 1.5**-s)),
+        "dolly-out": Pose(dolly=depth * (1 - 1.5**s)),
         "truck-left": Pose(truck=-0.3 * depth * s),
         "truck-right": Pose(truck=0.3 * depth * s),
         "crane-up": Pose(pedestal=0.25 * depth * s, tilt=-math.degrees(math.atan(0.25 * s))),
-    }
-    if name in moves:
-        return _two_keys(frames, moves[name])
-    if name == "zoom-out":
-        path = _two_keys(frames, Pose())
-        path.keyframes[0] = replace(path.keyframes[0], pose=Pose(zoom=1.5**s))
-        return path
-    if name == "dolly-zoom":
-        # move in by `travel` and zoom so the plane at `depth` keeps its size: zoom = (d - z) / d
-        travel = depth * s / 3
-        steps = _ramp(frames, 7)
-        return CameraPath(
-            [
-                CameraKeyframe(
-                    f, Pose(dolly=travel * u, zoom=(depth - travel * u) / depth), "linear"
-                )
-                for f, u in steps
-            ]
-        )
-    if name == "orbit":
-        angle = math.radians(25 * s)
-        return CameraPath(
-            [
-                CameraKeyframe(
-                    f,
-                    Pose(
-                        truck=depth * math.sin(angle * u),
-                        dolly=depth * (1 - math.cos(angle * u)),
-                        pan=-math.degrees(angle * u),
-                    ),
-                    "linear",
-                )
-                for f, u in _ramp(frames, 9)
-            ]
-        )
-    raise InvalidRequest(f"Unknown camera preset '{name}'. Presets: {', '.join(PRESETS)}.")
+    }[name]
+    keys = [CameraKeyframe(0, Pose())]
+    if frames > 1:
+        keys.append(CameraKeyframe(frames - 1, end))
+    return CameraPath(keys)
 
 
-def _ramp(frames: int, count: int) -> list[tuple[int, float]]:
-    """Keyframe frames and eased progress for a multi-key move (eased in and out overall)."""
-    last = max(frames - 1, 0)
-    if last == 0:
-        return [(0, 0.0)]
-    picks = sorted({round(last * i / (count - 1)) for i in range(count)})
-    return [(f, ease("ease-in-out", f / last)) for f in picks]
+def _ramp(frames: int, pose_at: Callable[[float], Pose], count: int = 9) -> CameraPath:
+    """A move whose fields are tied by a curve: `count` linear keys along `pose_at(u)`.
+
+    Progress u is eased in and out over the shot and the keys sit evenly in time, so the
+    graph editor shows a handful of keys and the tie holds to a fraction of a percent between them.
+    """
+    last = frames - 1
+    picks = sorted({round(last * i / (count - 1)) for i in range(count)}) if last else [0]
+    return CameraPath(
+        [
+            CameraKeyframe(f, pose_at(ease("ease-in-out", f / last) if last else 0.0), "linear")
+            for f in picks
+        ]
+    )
