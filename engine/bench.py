@@ -118,11 +118,32 @@ def bench_vae() -> dict:
     return run()
 
 
+def bench_metrics() -> dict:
+    """Each quality metric on a 17-frame 128x128 world clip (they run on every take)."""
+    from . import metrics
+    from .synth import render_clip
+
+    clip = render_clip(seed=7, size=128, frames=17)
+    frames = clip.frames
+    runs = {
+        "flicker": lambda: metrics.flicker(frames),
+        "warp_error": lambda: metrics.warp_error(frames),
+        "camera_motion": lambda: metrics.estimate_camera_motion(frames),
+        "psnr+ssim": lambda: (metrics.psnr(frames, frames), metrics.ssim(frames, frames)),
+    }
+    results = {name: {"ms": _median_time(run, repeats=3) * 1e3} for name, run in runs.items()}
+    print("metrics on 17 frames at 128x128 (median of 3):")
+    for name, r in results.items():
+        print(f"  {name:>14s}: {r['ms']:7.1f} ms")
+    return results
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "previs": bench_previs,
     "media": bench_media,
     "world": bench_world,
     "vae": bench_vae,
+    "metrics": bench_metrics,
 }
 
 
