@@ -68,6 +68,9 @@ class TrainOptions:
     frames: int = _option(17, "frames per training clip (1 + 4k)")
     size: int = _option(128, "clip width and height")
     seed: int = _option(0, "torch seed for the initial weights and the latent noise")
+    minutes: float = _option(
+        0.0, "train for this many minutes instead of a step count; the schedule follows time"
+    )
 
 
 # ---------------------------------------------------------------- loss and metrics
@@ -129,7 +132,7 @@ class VAETrainer:
         )
         self.noise = torch.Generator(self.device).manual_seed(opts.seed + 1)
         self.step = 0  # optimizer steps taken
-        self.wall_time = 0.0  # seconds spent in train_step, over all sessions of the run
+        self.wall_time = 0.0  # seconds spent training (data included), over all sessions
         self.heldout_psnr: float | None = None
 
     def lr_at(self, step: int) -> float:
@@ -137,11 +140,16 @@ class VAETrainer:
         if step < o.warmup:
             return o.lr * (step + 1) / o.warmup
         progress = min(1.0, (step - o.warmup) / max(1, o.steps - o.warmup))
+        if o.minutes > 0:  # a time budget: the schedule follows the clock, steps only cap it
+            progress = max(progress, min(1.0, self.wall_time / (60 * o.minutes)))
         return o.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def done(self) -> bool:
+        o = self.opts
+        return self.step >= o.steps or (o.minutes > 0 and self.wall_time >= 60 * o.minutes)
 
     def train_step(self, frames_u8: np.ndarray) -> dict[str, float]:
         """One optimizer step on a batch of uint8 (B, T, H, W, 3) clips; returns the losses."""
-        start = time.perf_counter()
         video = to_video(frames_u8, self.device)  # (B, 3, T, H, W)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
@@ -163,7 +171,6 @@ class VAETrainer:
         mse = float((recon.detach().float().clamp(-1, 1) - video).pow(2).mean())
         stats["psnr"] = 10 * math.log10(4.0 / max(mse, 1e-12))  # [-1, 1] has range 2
         stats["lr"] = self.optimizer.param_groups[0]["lr"]
-        self.wall_time += time.perf_counter() - start
         return stats
 
     @torch.no_grad()
@@ -354,10 +361,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(trainer: VAETrainer, out: Path, args: argparse.Namespace) -> int:
-    """The loop: steps until `opts.steps`, logging, held-out PSNR, checkpoints; 0 when done,
+    """The loop: steps until `opts.steps` (or `opts.minutes`), logging, held-out PSNR, checkpoints; 0 when done,
     130 after Ctrl-C, 143 after SIGTERM (a checkpoint is written either way)."""
     opts = trainer.opts
-    if trainer.step >= opts.steps:
+    if trainer.done():
         return 0
     workers = args.workers if args.workers is not None else 4 * (trainer.device.type == "cuda")
     heldout = world_clips(HELDOUT_SEEDS[: args.eval_clips], opts.frames, opts.size)
@@ -368,10 +375,13 @@ def train(trainer: VAETrainer, out: Path, args: argparse.Namespace) -> int:
     print(f"Training the VAE ({params / 1e6:.2f} M parameters) on {trainer.device}, to {out}")
     try:
         with stop, open(out / LOG, "a") as log:
-            while trainer.step < opts.steps and not stop.signal:
+            while not trainer.done() and not stop.signal:
+                tick = time.perf_counter()
                 stats = trainer.train_step(next(data))
+                trainer.wall_time += time.perf_counter() - tick
                 step = trainer.step
-                if step % args.log_every == 0 or step == opts.steps:
+                final = trainer.done()
+                if step % args.log_every == 0 or final:
                     now = time.perf_counter()
                     stats.update(step=step, sec_per_step=(now - last) / args.log_every)
                     last = now
@@ -382,7 +392,7 @@ def train(trainer: VAETrainer, out: Path, args: argparse.Namespace) -> int:
                         f"psnr {stats['psnr']:5.2f} dB  lr {stats['lr']:.2e}  "
                         f"{stats['sec_per_step']:.2f} s/step"
                     )
-                if step % args.eval_every == 0 or step == opts.steps:
+                if step % args.eval_every == 0 or final:
                     value = trainer.evaluate(heldout)
                     log.write(json.dumps({"step": step, "heldout_psnr": value}) + "\n")
                     log.flush()
