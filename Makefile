@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: run test test-all lint bench render sysdeps clean
+.PHONY: run test test-all lint bench render sysdeps screenshots clean
 
 # System tools the tests and screenshots use: ffprobe (ffmpeg), Xvfb, xdotool, ImageMagick.
 # Installed with apt when missing and we are root; otherwise only a hint is printed.
@@ -33,6 +33,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/kinema
+
+render: $(STAMP)
 	$(BIN)/kinema render assets/samples/Meadow.kinema -o $(OUT)/meadow.mp4
 
 test: $(STAMP) sysdeps
@@ -46,6 +49,20 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/kinema bench all
+
+# PNGs of the studio before, during and after a previs generation, plus the Help page, for
+# the README. Runs the real window under Xvfb (Qt's xcb plugin needs the libxcb-* below;
+# without them Qt falls back to its offscreen renderer, which draws the same pixels).
+XCB_LIBS := libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0 libxcb-xinerama0
+screenshots: $(STAMP) sysdeps
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	   ! dpkg -s $(XCB_LIBS) >/dev/null 2>&1; then \
+	  echo "Installing the X11 libraries Qt's xcb plugin needs..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS) >/dev/null; \
+	fi
+	QT_QPA_PLATFORM="xcb;offscreen" xvfb-run -a -s "-screen 0 1920x1200x24" \
+	  $(BIN)/python tools/screenshots.py screenshots
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info

@@ -138,12 +138,28 @@ def bench_metrics() -> dict:
     return results
 
 
+def bench_gui_stall() -> dict:
+    """The studio's worst event-loop stall during a generation (Qt imported only here)."""
+    from studio.bench import bench_gui_stall as run
+
+    return run()
+
+
+def bench_viewer() -> dict:
+    """The studio viewer playing 1920x1080 at 60 fps: frames painted, dropped, paint time."""
+    from studio.bench import bench_viewer as run
+
+    return run()
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "previs": bench_previs,
     "media": bench_media,
     "world": bench_world,
     "vae": bench_vae,
     "metrics": bench_metrics,
+    "gui-stall": bench_gui_stall,
+    "viewer": bench_viewer,
 }
 
 

@@ -113,8 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("render", "info", "bench", "train", "eval")
+
+
+def _wants_studio(argv: list[str]) -> bool:
+    """No command among the arguments: `kinema`, `kinema Film.kinema`, `kinema --device cpu`
+    (the desktop entry runs `kinema %F`) all open the studio with the arguments as given."""
+    if any(a in ("-h", "--help", "--version") for a in argv):
+        return False
+    return not any(a in COMMANDS for a in argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if _wants_studio(argv):
+        return _open_studio(argv)
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command is None:

@@ -168,3 +168,20 @@ def test_info_lists_backends(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "previs" in out and "camera" in out
+
+
+@pytest.mark.parametrize(
+    "argv, studio",
+    [
+        ([], True),
+        (["Film.kinema"], True),
+        (["--device", "cpu"], True),
+        (["-v", "render", "x.kinema"], False),
+        (["info"], False),
+        (["--help"], False),
+    ],
+)
+def test_arguments_without_a_command_open_the_studio(argv, studio):
+    from engine.cli import _wants_studio
+
+    assert _wants_studio(argv) is studio

@@ -1,0 +1,137 @@
+"""`kinema` with no subcommand: the studio's QApplication, theme, logging and first project.
+
+The first launch opens a copy of the sample project (kept in the user's documents, so
+generated takes never land inside the installation); later launches open the last
+project. Uncaught exceptions are logged to a rotating file and shown in a dialog that
+points at it, never a silent death.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import traceback
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from . import settings, theme
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = REPO_ROOT / "assets" / "samples" / "Meadow.kinema"
+ICON = REPO_ROOT / "assets" / "icons" / "kinema.svg"
+
+
+def log_folder() -> Path:
+    from platformdirs import user_log_dir
+
+    return Path(os.environ.get("KINEMA_LOG_DIR") or user_log_dir("Kinema", "Kinema"))
+
+
+def projects_folder() -> Path:
+    """Where the sample is copied on first launch (KINEMA_PROJECTS_DIR overrides)."""
+    from platformdirs import user_documents_dir
+
+    return Path(os.environ.get("KINEMA_PROJECTS_DIR") or Path(user_documents_dir()) / "Kinema")
+
+
+def sample_project() -> Path:
+    """A writable copy of the sample project, made once."""
+    target = projects_folder() / SAMPLE.name
+    if not (target / "project.json").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if SAMPLE.is_dir():
+            shutil.copytree(SAMPLE, target, dirs_exist_ok=True)
+        else:  # an installation without assets: build the sample from code
+            from engine.samples import make_meadow
+
+            make_meadow(target.parent)
+    return target
+
+
+def first_project(requested: str | None) -> Path:
+    if requested:
+        return Path(requested)
+    return settings.last_project() or sample_project()
+
+
+def setup_logging(verbose: bool = False) -> Path:
+    folder = log_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "kinema.log"
+    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    return path
+
+
+def install_excepthook(log_path: Path) -> None:
+    """Log any uncaught exception and tell the user where the details are; keep running."""
+
+    def hook(kind, value, tb):
+        log.critical("uncaught exception", exc_info=(kind, value, tb))
+        sys.__stderr__.write("".join(traceback.format_exception(kind, value, tb)))
+        app = QApplication.instance()
+        if app is not None and not os.environ.get("KINEMA_NO_CRASH_DIALOG"):
+            QMessageBox.critical(
+                app.activeWindow(),
+                "Something went wrong",
+                f"Kinema hit an unexpected error: {value}\n\nYour work is autosaved. "
+                f"The details are in {log_path}.",
+            )
+
+    sys.excepthook = hook
+
+
+def create_application(argv: list[str]) -> QApplication:
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "kinema", *argv])
+    app.setApplicationName("Kinema")
+    app.setOrganizationName("Kinema")
+    app.setApplicationDisplayName("Kinema")
+    app.setDesktopFileName("kinema")
+    if ICON.is_file():
+        app.setWindowIcon(QIcon(str(ICON)))
+    theme.apply(app)
+    return app
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="kinema", description="Kinema studio")
+    parser.add_argument("project", nargs="?", help="a project folder to open")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    parser.add_argument("--quit-after", type=int, metavar="MS", help="close after MS (smoke tests)")
+    parser.add_argument("--reset-layout", action="store_true", help="ignore the saved layout")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    log_path = setup_logging(args.verbose)
+    app = create_application(qt_args)
+    install_excepthook(log_path)
+
+    from .main_window import MainWindow
+
+    window = MainWindow(device=args.device, restore_layout=not args.reset_layout)
+    window.show()
+    path = first_project(args.project)
+    if not window.files.open_path(path):
+        fallback = sample_project()
+        if path != fallback:
+            window.files.open_path(fallback)
+    if args.quit_after is not None:
+        QTimer.singleShot(args.quit_after, window.close)
+    code = app.exec()
+    window.shutdown()
+    return int(code)

@@ -1,0 +1,333 @@
+"""Every edit of the document as a `QUndoCommand` with the name Edit > Undo shows.
+
+Commands are the only code that writes to the `Project`. Each keeps what it needs to undo
+itself, and tells the `Document` what changed so views refresh. Typing in a text field or
+dragging a spin box makes one command per burst, not per keystroke: consecutive edits of
+the same field merge while they come less than `MERGE_WINDOW_S` apart.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from engine.project import Project, Shot, Take
+
+from .document import Document
+
+#: edits of the same field closer together than this become one undo step
+MERGE_WINDOW_S = 2.0
+
+_SHOT_FIELD_NAMES = {
+    "name": "Rename shot",
+    "prompt": "Edit prompt",
+    "negative_prompt": "Edit negative prompt",
+    "seed": "Change seed",
+    "duration": "Change duration",
+    "keyframe": "Set keyframe",
+}
+_SETTING_NAMES = {
+    "backend": "Change backend",
+    "steps": "Change steps",
+    "guidance": "Change guidance",
+    "guide_strength": "Change guide strength",
+}
+_PROJECT_FIELD_NAMES = {"fps": "Change frame rate", "width": "Change size", "height": "Change size"}
+
+_MERGE_SHOT_FIELD, _MERGE_SETTING, _MERGE_PROJECT = 1001, 1002, 1003
+
+
+class _FieldEdit(QUndoCommand):
+    """Set one attribute of an object found through the document; merges bursts of edits."""
+
+    merge_id = -1
+
+    def __init__(self, document: Document, key: tuple, value: Any, text: str, merge: bool):
+        super().__init__(text)
+        self.document = document
+        self.key = key
+        self.value = value
+        self.old = copy.deepcopy(getattr(self._target(), key[-1]))
+        self.merge = merge
+        self.stamp = time.monotonic()
+
+    # subclasses: where the attribute lives and whom to tell
+    def _target(self) -> Any:
+        raise NotImplementedError
+
+    def _notify(self) -> None:
+        raise NotImplementedError
+
+    def _set(self, value: Any) -> None:
+        setattr(self._target(), self.key[-1], copy.deepcopy(value))
+        self._notify()
+
+    def redo(self) -> None:
+        self._set(self.value)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+    def id(self) -> int:
+        return self.merge_id if self.merge else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if (
+            not isinstance(other, type(self))
+            or not other.merge
+            or other.key != self.key
+            or other.stamp - self.stamp > MERGE_WINDOW_S
+        ):
+            return False
+        self.value = other.value
+        self.stamp = other.stamp
+        self.setObsolete(self.value == self.old)
+        return True
+
+
+class SetShotField(_FieldEdit):
+    """A shot's own field: name, prompt, negative prompt, seed, duration, keyframe."""
+
+    merge_id = _MERGE_SHOT_FIELD
+
+    def __init__(
+        self,
+        document: Document,
+        shot_id: str,
+        field: str,
+        value: Any,
+        text: str | None = None,
+        merge: bool = True,
+    ):
+        if field not in _SHOT_FIELD_NAMES:
+            raise ValueError(f"not an editable shot field: {field}")
+        self.shot_id = shot_id
+        super().__init__(document, (shot_id, field), value, text or _SHOT_FIELD_NAMES[field], merge)
+
+    def _target(self) -> Shot:
+        shot = self.document.shot(self.shot_id)
+        assert shot is not None, f"shot {self.shot_id} vanished under an undo command"
+        return shot
+
+    def _notify(self) -> None:
+        self.document.shot_changed.emit(self.shot_id)
+
+
+class SetShotSetting(_FieldEdit):
+    """One of a shot's generation settings: backend, steps, guidance, guide strength."""
+
+    merge_id = _MERGE_SETTING
+
+    def __init__(
+        self,
+        document: Document,
+        shot_id: str,
+        field: str,
+        value: Any,
+        text: str | None = None,
+        merge: bool = True,
+    ):
+        if field not in _SETTING_NAMES:
+            raise ValueError(f"not a shot setting: {field}")
+        self.shot_id = shot_id
+        super().__init__(document, (shot_id, field), value, text or _SETTING_NAMES[field], merge)
+
+    def _target(self):
+        shot = self.document.shot(self.shot_id)
+        assert shot is not None, f"shot {self.shot_id} vanished under an undo command"
+        return shot.settings
+
+    def _notify(self) -> None:
+        self.document.shot_changed.emit(self.shot_id)
+
+
+class SetProjectField(_FieldEdit):
+    """A project-wide field: frame rate, width or height."""
+
+    merge_id = _MERGE_PROJECT
+
+    def __init__(
+        self,
+        document: Document,
+        field: str,
+        value: Any,
+        text: str | None = None,
+        merge: bool = True,
+    ):
+        if field not in _PROJECT_FIELD_NAMES:
+            raise ValueError(f"not an editable project field: {field}")
+        super().__init__(
+            document, ("project", field), value, text or _PROJECT_FIELD_NAMES[field], merge
+        )
+
+    def _target(self) -> Project:
+        return self.document.project
+
+    def _notify(self) -> None:
+        self.document.project_changed.emit()
+
+
+class SetResolution(QUndoCommand):
+    """Width and height together, as one step (a preset picks both)."""
+
+    def __init__(self, document: Document, width: int, height: int):
+        super().__init__(f"Change size to {width}x{height}")
+        self.document = document
+        self.new = (width, height)
+        project = document.project
+        self.old = (project.width, project.height)
+
+    def _set(self, size: tuple[int, int]) -> None:
+        self.document.project.width, self.document.project.height = size
+        self.document.project_changed.emit()
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
+class AddTake(QUndoCommand):
+    """A finished generation joins its shot and becomes the active take."""
+
+    def __init__(self, document: Document, shot_id: str, take: Take, make_active: bool = True):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        super().__init__(f"Add {take.label or 'take'} to {shot.name}")
+        self.document = document
+        self.shot_id = shot_id
+        self.take = take
+        self.make_active = make_active
+        self.previous_active = shot.active_take
+
+    def redo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.takes.append(self.take)
+        if self.make_active:
+            shot.active_take = self.take.id
+        self.document.takes_changed.emit(self.shot_id)
+
+    def undo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.takes = [t for t in shot.takes if t.id != self.take.id]
+        shot.active_take = self.previous_active
+        self.document.takes_changed.emit(self.shot_id)
+
+
+class DeleteTake(QUndoCommand):
+    """Drop a take from its shot; its files go at the next save (so undo can bring it back)."""
+
+    def __init__(self, document: Document, shot_id: str, take_id: str):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        take = shot.take(take_id)
+        assert take is not None
+        super().__init__(f"Delete {take.label or 'take'}")
+        self.document = document
+        self.shot_id = shot_id
+        self.take = take
+        self.index = shot.takes.index(take)
+        self.previous_active = shot.active_take
+
+    def redo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.takes = [t for t in shot.takes if t.id != self.take.id]
+        if shot.active_take == self.take.id:
+            shot.active_take = shot.takes[-1].id if shot.takes else None
+        self.document.takes_changed.emit(self.shot_id)
+
+    def undo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.takes.insert(self.index, self.take)
+        shot.active_take = self.previous_active
+        self.document.takes_changed.emit(self.shot_id)
+
+
+class SetActiveTake(QUndoCommand):
+    def __init__(self, document: Document, shot_id: str, take_id: str | None):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        take = shot.take(take_id) if take_id else None
+        super().__init__(f"Use {take.label or 'take'}" if take else "Clear active take")
+        self.document = document
+        self.shot_id = shot_id
+        self.new = take_id
+        self.old = shot.active_take
+
+    def _set(self, take_id: str | None) -> None:
+        self.document.shot(self.shot_id).active_take = take_id
+        self.document.takes_changed.emit(self.shot_id)
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
+class AddShot(QUndoCommand):
+    def __init__(self, document: Document, shot: Shot, index: int | None = None):
+        super().__init__(f"Add shot {shot.name}")
+        self.document = document
+        self.shot = shot
+        self.index = len(document.project.shots) if index is None else index
+        self.previous_current = document.current_shot_id
+
+    def redo(self) -> None:
+        self.document.project.shots.insert(self.index, self.shot)
+        self.document.project_changed.emit()
+        self.document.set_current_shot(self.shot.id)
+
+    def undo(self) -> None:
+        self.document.project.shots.remove(self.shot)
+        self.document.project_changed.emit()
+        self.document.set_current_shot(self.previous_current)
+        self.document.ensure_current_shot()
+
+
+class RemoveShot(QUndoCommand):
+    def __init__(self, document: Document, shot_id: str):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        super().__init__(f"Remove shot {shot.name}")
+        self.document = document
+        self.shot = shot
+        self.index = document.project.shots.index(shot)
+
+    def redo(self) -> None:
+        self.document.project.shots.remove(self.shot)
+        self.document.project_changed.emit()
+        self.document.ensure_current_shot()
+
+    def undo(self) -> None:
+        self.document.project.shots.insert(self.index, self.shot)
+        self.document.project_changed.emit()
+        self.document.set_current_shot(self.shot.id)
+
+
+class ReplaceContent(QUndoCommand):
+    """Swap the whole document for another version of it (recovering an autosave)."""
+
+    _FIELDS = ("name", "fps", "width", "height", "shots")
+
+    def __init__(self, document: Document, replacement: Project, text: str):
+        super().__init__(text)
+        self.document = document
+        self.new = {f: getattr(replacement, f) for f in self._FIELDS}
+        self.old = {f: getattr(document.project, f) for f in self._FIELDS}
+
+    def _set(self, values: dict) -> None:
+        for name, value in values.items():
+            setattr(self.document.project, name, value)
+        self.document.project_replaced.emit()
+        self.document.ensure_current_shot()
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)

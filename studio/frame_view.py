@@ -1,0 +1,334 @@
+"""The picture itself: one frame painted at fit or 100 %, with overlays, accepting drops.
+
+`frame_to_qimage` wraps the numpy frame's memory (no copy): the engine's frames are
+C-contiguous uint8 RGB, which is exactly `QImage.Format_RGB888`. A frame that is not
+contiguous (a crop, a strided view) is copied once. The view keeps the array alive as long
+as the QImage refers to it. Painting then scales straight from that buffer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+    QTransform,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from engine.media import IMAGE_EXTS, VIDEO_EXTS
+
+from . import theme
+from .overlays import REGION_ALPHA, CameraOverlay, StrokeOverlay
+
+ZOOM_FIT = 0.0  # any other value is a scale factor (1.0 is 100 %)
+
+
+def frame_to_qimage(frame: np.ndarray) -> tuple[QImage, np.ndarray]:
+    """A QImage over `frame`'s pixels and the array that must outlive it (at most one copy)."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 (H, W, 3) RGB frame, got {frame.dtype} {frame.shape}")
+    if not frame.flags.c_contiguous:
+        frame = np.ascontiguousarray(frame)
+    height, width = frame.shape[:2]
+    image = QImage(frame.data, width, height, width * 3, QImage.Format.Format_RGB888)
+    return image, frame
+
+
+def is_media_file(path: str) -> bool:
+    return Path(path).suffix.lower() in (*IMAGE_EXTS, *VIDEO_EXTS)
+
+
+def _qtransform(h: np.ndarray) -> QTransform:
+    """A column-vector 3x3 homography as Qt's row-vector QTransform."""
+    return QTransform(
+        h[0, 0], h[1, 0], h[2, 0], h[0, 1], h[1, 1], h[2, 1], h[0, 2], h[1, 2], h[2, 2]
+    )
+
+
+class FrameView(QWidget):
+    media_dropped = Signal(str)  # a local image or video file was dropped on the picture
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 180)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._image: QImage | None = None
+        self._pixels: np.ndarray | None = None  # keeps the QImage's memory alive
+        self._index = -1
+        self._painted_index = -1
+        self.presented_frames = 0  # paints that showed a new frame (playback measurement)
+        self.paint_seconds = 0.0  # time spent painting frames, for the viewer benchmark
+        self.zoom = ZOOM_FIT
+        self._pan = QPointF(0, 0)
+        self._drag_from: QPointF | None = None
+        self.smooth = True
+        self.overlay_mode = "keyframe"  # "keyframe": camera quads; "clip": framing guides
+        self.camera: CameraOverlay | None = None
+        self.strokes: list[StrokeOverlay] = []
+        self.show_camera = True
+        self.show_strokes = True
+        self.message = ""
+        self.badge = ""
+        self._drop_hover = False
+
+    # ------------------------------------------------------------------ content
+
+    def set_frame(self, frame: np.ndarray | None, index: int = 0) -> None:
+        if frame is None:
+            self._image, self._pixels = None, None
+        else:
+            self._image, self._pixels = frame_to_qimage(frame)
+        self._index = index
+        self.update()
+
+    def set_overlays(self, camera: CameraOverlay | None, strokes: list[StrokeOverlay]) -> None:
+        self.camera, self.strokes = camera, strokes
+        self.update()
+
+    def set_zoom(self, zoom: float) -> None:
+        self.zoom = zoom
+        self._pan = QPointF(0, 0)
+        self.update()
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        return None if self._image is None else (self._image.width(), self._image.height())
+
+    @property
+    def has_image(self) -> bool:
+        return self._image is not None
+
+    def image_rect(self) -> QRectF:
+        """Where the picture lands in widget coordinates."""
+        if self._image is None:
+            return QRectF()
+        iw, ih = self._image.width(), self._image.height()
+        if self.zoom == ZOOM_FIT:
+            margin = 12
+            scale = min((self.width() - 2 * margin) / iw, (self.height() - 2 * margin) / ih)
+            scale = max(scale, 0.01)
+        else:
+            scale = self.zoom
+        w, h = iw * scale, ih * scale
+        x = (self.width() - w) / 2 + self._pan.x()
+        y = (self.height() - h) / 2 + self._pan.y()
+        return QRectF(x, y, w, h)
+
+    # ------------------------------------------------------------------ painting
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        started = time.perf_counter()
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(theme.VIEWER_BACKDROP))
+        if self._image is not None:
+            target = self.image_rect()
+            if self.smooth:
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(target, self._image)
+            if self._index != self._painted_index:
+                self._painted_index = self._index
+                self.presented_frames += 1
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self._paint_overlays(painter, target)
+        if self.message:
+            self._paint_message(painter)
+        if self.badge and self._image is not None:
+            self._paint_badge(painter)
+        if self._drop_hover:
+            painter.setPen(QPen(QColor(theme.ACCENT), 3, Qt.PenStyle.DashLine))
+            painter.drawRect(self.rect().adjusted(2, 2, -3, -3))
+        painter.end()
+        self.paint_seconds += time.perf_counter() - started
+
+    def _paint_overlays(self, painter: QPainter, target: QRectF) -> None:
+        to_widget = QTransform(target.width(), 0, 0, target.height(), target.x(), target.y())
+        frame = max(self._index, 0)
+        if self.show_strokes and self.strokes:
+            # Strokes live on the keyframe; in generated frames the camera has moved them.
+            placed = to_widget
+            if self.overlay_mode == "clip" and self.camera is not None:
+                placed = _qtransform(self.camera.homography(frame)) * to_widget
+            for stroke in self.strokes:
+                self._paint_stroke(painter, stroke, frame, placed)
+        if self.show_camera:
+            if self.overlay_mode == "keyframe" and self.camera is not None:
+                self._paint_camera(painter, frame, to_widget)
+            elif self.overlay_mode == "clip":
+                self._paint_guides(painter, target)
+
+    def _paint_stroke(
+        self, painter: QPainter, stroke: StrokeOverlay, frame: int, placed: QTransform
+    ) -> None:
+        offset = stroke.offset(frame)
+        # In generated frames the region has travelled with its anchor; on the keyframe it has not.
+        shift = offset if self.overlay_mode == "clip" else np.zeros(2, np.float32)
+        colour = QColor(stroke.color)
+        moved = QTransform.fromTranslate(float(shift[0]), float(shift[1])) * placed
+        outline = moved.map(stroke.region)
+        fill = QColor(colour)
+        fill.setAlphaF(REGION_ALPHA)
+        painter.fillPath(outline, fill)
+        edge = QColor(colour)
+        edge.setAlphaF(0.85)
+        painter.setPen(QPen(edge, 1.5, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(outline)
+        if stroke.kind == "move" and len(stroke.offsets) > 1:
+            path = QPainterPath()
+            points = [placed.map(QPointF(float(x), float(y))) for x, y in stroke.path]
+            path.moveTo(points[0])
+            for point in points[1:]:
+                path.lineTo(point)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(QColor(0, 0, 0, 140), 4))
+            painter.drawPath(path)
+            painter.setPen(QPen(colour, 2))
+            painter.drawPath(path)
+            self._paint_arrow(painter, points[-2], points[-1], colour)
+            here = placed.map(QPointF(*(float(v) for v in stroke.anchor + offset)))
+            painter.setPen(QPen(QColor("#ffffff"), 1.5))
+            painter.setBrush(QBrush(colour))
+            painter.drawEllipse(here, 5, 5)
+        elif stroke.kind == "static":
+            centre = placed.map(QPointF(float(stroke.anchor[0]), float(stroke.anchor[1])))
+            painter.setPen(QPen(colour, 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawLine(centre + QPointF(-6, -6), centre + QPointF(6, 6))
+            painter.drawLine(centre + QPointF(-6, 6), centre + QPointF(6, -6))
+
+    @staticmethod
+    def _paint_arrow(painter: QPainter, start: QPointF, end: QPointF, colour: QColor) -> None:
+        direction = end - start
+        length = (direction.x() ** 2 + direction.y() ** 2) ** 0.5
+        if length < 1e-3:
+            return
+        ux, uy = direction.x() / length, direction.y() / length
+        size = 10
+        left = end - QPointF(ux * size - uy * size * 0.5, uy * size + ux * size * 0.5)
+        right = end - QPointF(ux * size + uy * size * 0.5, uy * size - ux * size * 0.5)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(colour))
+        painter.drawPolygon(QPolygonF([end, left, right]))
+
+    def _paint_camera(self, painter: QPainter, frame: int, to_widget: QTransform) -> None:
+        assert self.camera is not None
+        last = len(self.camera.quads) - 1
+
+        def polygon(index: int) -> QPolygonF:
+            return QPolygonF(
+                [to_widget.map(QPointF(float(x), float(y))) for x, y in self.camera.quad(index)]
+            )
+
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if last > 0:
+            painter.setPen(QPen(QColor(255, 255, 255, 110), 1.2, Qt.PenStyle.DashLine))
+            painter.drawPolygon(polygon(last))
+        painter.setPen(QPen(QColor(0, 0, 0, 150), 3.5))
+        painter.drawPolygon(polygon(frame))
+        painter.setPen(QPen(QColor(theme.WARNING), 1.8))
+        painter.drawPolygon(polygon(frame))
+
+    @staticmethod
+    def _paint_guides(painter: QPainter, target: QRectF) -> None:
+        """Rule-of-thirds lines and the title-safe frame (90 %), as a camera viewfinder shows."""
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(QColor(255, 255, 255, 60), 1))
+        for k in (1, 2):
+            x = target.x() + target.width() * k / 3
+            y = target.y() + target.height() * k / 3
+            painter.drawLine(QPointF(x, target.top()), QPointF(x, target.bottom()))
+            painter.drawLine(QPointF(target.left(), y), QPointF(target.right(), y))
+        safe = target.adjusted(
+            target.width() * 0.05,
+            target.height() * 0.05,
+            -target.width() * 0.05,
+            -target.height() * 0.05,
+        )
+        painter.setPen(QPen(QColor(255, 255, 255, 90), 1, Qt.PenStyle.DashLine))
+        painter.drawRect(safe)
+
+    def _paint_message(self, painter: QPainter) -> None:
+        painter.setPen(QColor(theme.DIM_TEXT))
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        painter.setFont(font)
+        painter.drawText(
+            self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message
+        )
+
+    def _paint_badge(self, painter: QPainter) -> None:
+        font = QFont(self.font())
+        font.setBold(True)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        box = QRectF(10, 10, metrics.horizontalAdvance(self.badge) + 16, metrics.height() + 8)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 160))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(QColor(theme.TEXT))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.badge)
+
+    # ------------------------------------------------------------------ mouse: pan at 100 %
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if self.zoom != ZOOM_FIT and event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = event.position()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._drag_from is not None:
+            self._pan += event.position() - self._drag_from
+            self._drag_from = event.position()
+            self.update()
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        self._drag_from = None
+        super().mouseReleaseEvent(event)
+
+    # ------------------------------------------------------------------ drag and drop
+
+    @staticmethod
+    def _dropped_file(event) -> str | None:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile() and is_media_file(url.toLocalFile()):
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if self._dropped_file(event):
+            self._drop_hover = True
+            self.update()
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self._drop_hover = False
+        self.update()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self._drop_hover = False
+        self.update()
+        path = self._dropped_file(event)
+        if path:
+            event.acceptProposedAction()
+            self.media_dropped.emit(path)
+        else:
+            event.ignore()

@@ -1,0 +1,256 @@
+"""Generate, variations, cancel, and turning finished jobs into takes.
+
+The controller builds each request exactly as the CLI does (`request_for_shot`), submits
+it through the bridge, keeps the queue's rows up to date from the bridge's signals, and,
+when a job finishes, writes its take on a worker thread and then adds it to the shot with
+an undoable command. The finished frames go to the viewer at once, before the PNGs are
+written, so playback never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.errors import KinemaError
+from engine.jobs import GenerationRequest, JobFinished
+from engine.project import Project, Take
+from engine.render import request_for_shot
+from engine.takes import save_take, take_request
+
+from .commands import AddTake, SetShotField
+from .document import Document
+from .engine_bridge import EngineBridge
+from .jobs_model import JobListModel, JobRecord
+from .take_cache import TakeCache
+from .tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+MAX_SEED = 2**32 - 1
+_TAKE_NUMBER = re.compile(r"Take (\d+)$")
+
+
+@dataclass
+class _Job:
+    shot_id: str
+    project: Project  # the document the job belongs to; its take goes nowhere else
+    request: GenerationRequest
+
+
+class GenerationController(QObject):
+    preview_ready = Signal(str, str, object, int, int)  # shot id, job id, frames, step, total
+    clip_finished = Signal(str, str, object, float)  # shot id, job id, frames, fps
+    job_ended = Signal(str, str)  # shot id, job id (finished, cancelled or failed)
+    take_added = Signal(str, str)  # shot id, take id
+    message = Signal(str)  # status bar line
+    problem = Signal(str)  # something the user must read (shown in the status bar and queue)
+
+    def __init__(
+        self,
+        document: Document,
+        bridge: EngineBridge,
+        tasks: TaskRunner,
+        take_cache: TakeCache,
+        seed_locked: Callable[[], bool] = lambda: True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.bridge = bridge
+        self.model = JobListModel(self)
+        self._tasks = tasks
+        self._take_cache = take_cache
+        self._seed_locked = seed_locked
+        self._jobs: dict[str, _Job] = {}
+        bridge.job_started.connect(self._on_bridge_job_started)
+        bridge.job_progress.connect(self._on_bridge_job_progress)
+        bridge.preview_ready.connect(self._on_bridge_preview_ready)
+        bridge.job_finished.connect(self._on_bridge_job_finished)
+        bridge.job_cancelled.connect(self._on_bridge_job_cancelled)
+        bridge.job_failed.connect(self._on_bridge_job_failed)
+        bridge.notice.connect(self._on_bridge_notice)
+        document.project_replaced.connect(self._on_project_replaced)
+
+    # ------------------------------------------------------------------ starting and stopping
+
+    def generate(self, variations: int = 1, shot_id: str | None = None) -> list[str]:
+        """Queue the shot (default: the current one) `variations` times with consecutive seeds."""
+        shot = self.document.shot(shot_id) if shot_id else self.document.current_shot
+        if shot is None:
+            self.problem.emit("Select a shot to generate.")
+            return []
+        if not self._seed_locked():
+            self.document.push(
+                SetShotField(
+                    self.document,
+                    shot.id,
+                    "seed",
+                    random.randint(0, MAX_SEED),
+                    "Randomise seed",
+                    False,
+                )
+            )
+        project = self.document.project
+        requests = []
+        try:
+            for index in range(max(1, variations)):
+                request = request_for_shot(project, shot, seed=(shot.seed + index) % (MAX_SEED + 1))
+                request.validate()
+                requests.append(request)
+        except KinemaError as error:
+            self.problem.emit(str(error))
+            return []
+        return [self._submit(shot.id, request, shot.name) for request in requests]
+
+    def rerun(self, shot_id: str, take: Take) -> str | None:
+        """Run a take's recorded request again, exactly."""
+        try:
+            request = take_request(take)
+        except KinemaError as error:
+            self.problem.emit(str(error))
+            return None
+        shot = self.document.shot(shot_id)
+        return self._submit(shot_id, request, f"{shot.name if shot else 'Shot'} (re-run)")
+
+    def _submit(self, shot_id: str, request: GenerationRequest, name: str) -> str:
+        self._jobs[request.job_id] = _Job(shot_id, self.document.project, request)
+        self.model.add(
+            JobRecord(
+                job_id=request.job_id,
+                label=f"{name} · seed {request.seed}",
+                shot_id=shot_id,
+                seed=request.seed,
+                backend=request.backend,
+                total=request.steps,
+            )
+        )
+        try:
+            self.bridge.submit(request)
+        except RuntimeError as error:
+            self.model.update(request.job_id, status="failed", message=str(error))
+            self._jobs.pop(request.job_id, None)
+        return request.job_id
+
+    def cancel(self, job_id: str) -> None:
+        self.bridge.cancel(job_id)
+
+    def cancel_running(self) -> bool:
+        """Esc: stop the job that is running now (queued ones keep their place)."""
+        running = self.bridge.running_job
+        if running is None or running not in self._jobs:
+            return False
+        self.bridge.cancel(running)
+        self.message.emit("Cancelling…")
+        return True
+
+    def cancel_all(self) -> None:
+        self.bridge.cancel_all()
+
+    def forget(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            self.bridge.forget(job_id)
+            self._jobs.pop(job_id, None)
+
+    @property
+    def active_jobs(self) -> int:
+        return sum(r.active for r in self.model.records())
+
+    def live_job_for(self, shot_id: str) -> str | None:
+        """The job of `shot_id` that is running now, if any (its previews go to the viewer)."""
+        for record in self.model.records():
+            if record.shot_id == shot_id and record.status == "running":
+                return record.job_id
+        return None
+
+    # ------------------------------------------------------------------ engine events
+
+    def _on_bridge_job_started(self, job_id: str, backend: str, total: int) -> None:
+        self.model.update(job_id, status="running", total=total)
+
+    def _on_bridge_job_progress(self, job_id: str, step: int, total: int, message: str) -> None:
+        self.model.update(job_id, step=step, total=total)
+
+    def _on_bridge_preview_ready(
+        self, job_id, frames, step: int, total: int, complete: bool
+    ) -> None:
+        job = self._jobs.get(job_id)
+        if job is not None:
+            self.preview_ready.emit(job.shot_id, job_id, frames, step, total)
+
+    def _on_bridge_job_finished(self, job_id: str, event: JobFinished) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        record = self.model.record(job_id)
+        if record is not None:
+            self.model.update(job_id, status="saving", step=record.total)
+        self.clip_finished.emit(job.shot_id, job_id, event.frames, float(event.fps))
+        folder = job.project.folder
+        if folder is None:
+            self._job_failed(job_id, "The project has no folder, so the take could not be saved.")
+            return
+        self._tasks.submit(
+            lambda ctx: save_take(folder, job.shot_id, event.frames, event.request, fps=event.fps),
+            on_done=lambda take: self._on_take_saved(job_id, take, event.frames),
+            on_error=lambda error: self._job_failed(
+                job_id, f"The clip was made but its take could not be saved: {error}"
+            ),
+            name=f"save take {job_id}",
+        )
+        if record is not None:
+            self.message.emit(f"{record.label} finished in {event.elapsed_s:.1f} s")
+
+    def _on_take_saved(self, job_id: str, take: Take, frames: np.ndarray) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job is None or job.project is not self.document.project:
+            return  # another project was opened meanwhile; the files stay until its next save
+        shot = self.document.shot(job.shot_id)
+        if shot is None:
+            self._job_failed(job_id, "The shot was removed before its take could be added.")
+            return
+        take.label = f"Take {_next_take_number(shot.takes)}"
+        self._take_cache.put(take.id, frames)
+        self.document.push(AddTake(self.document, shot.id, take))
+        self.model.update(job_id, status="finished", message=take.label)
+        self.job_ended.emit(shot.id, job_id)
+        self.take_added.emit(shot.id, take.id)
+
+    def _on_bridge_job_cancelled(self, job_id: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        self.model.update(job_id, status="cancelled")
+        if job is not None:
+            self.job_ended.emit(job.shot_id, job_id)
+            self.message.emit("Job cancelled.")
+
+    def _on_bridge_job_failed(self, job_id: str, message: str, kind: str) -> None:
+        self._job_failed(job_id, message)
+
+    def _job_failed(self, job_id: str, message: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        self.model.update(job_id, status="failed", message=message)
+        self.problem.emit(message)
+        if job is not None:
+            self.job_ended.emit(job.shot_id, job_id)
+
+    def _on_bridge_notice(self, job_id: str, message: str, level: str) -> None:
+        self.message.emit(message)
+
+    def _on_project_replaced(self) -> None:
+        """A job for another document must not write into this one: cancel and drop them."""
+        stale = [
+            job_id for job_id, job in self._jobs.items() if job.project is not self.document.project
+        ]
+        for job_id in stale:
+            self.bridge.cancel(job_id)
+
+
+def _next_take_number(takes: list[Take]) -> int:
+    numbers = [int(m.group(1)) for t in takes if (m := _TAKE_NUMBER.match(t.label))]
+    return max(numbers, default=0) + 1

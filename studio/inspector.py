@@ -1,0 +1,417 @@
+"""The inspector: the selected shot's prompt, seed, timing, size and generation settings.
+
+It shows the document and edits it only through commands. Which settings mean anything
+depends on the backend, so the backend list and every control's enabled state come from
+the engine's `Capabilities` (never a hard-coded list): a control the chosen backend cannot
+honour is disabled, and its tooltip says why.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.backends import Capabilities
+from engine.project import Shot
+
+from . import icons, settings
+from .commands import SetProjectField, SetResolution, SetShotField, SetShotSetting
+from .document import Document
+
+FPS_PRESETS = (23.976, 24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
+SIZE_PRESETS = (
+    (512, 288),
+    (512, 512),
+    (768, 432),
+    (1024, 576),
+    (1280, 720),
+    (1920, 1080),
+    (288, 512),
+    (720, 1280),
+)
+MAX_SEED = 2**32 - 1
+
+
+class Inspector(QWidget):
+    generate_requested = Signal()
+
+    def __init__(self, document: Document, capabilities: dict[str, Capabilities], parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.capabilities = capabilities
+        self._updating = False
+        self._build()
+        document.current_shot_changed.connect(lambda _id: self.refresh())
+        document.shot_changed.connect(self._on_document_shot_changed)
+        document.project_changed.connect(self.refresh)
+        document.project_replaced.connect(self.refresh)
+        self.refresh()
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self) -> None:
+        content = QWidget(self)
+        form = QFormLayout(content)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setContentsMargins(10, 10, 10, 10)
+        form.setVerticalSpacing(8)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+
+        self.heading = QLabel(content)
+        self.heading.setObjectName("heading")
+        form.addRow(self.heading)
+
+        self.name_edit = QLineEdit(content)
+        self.name_edit.textEdited.connect(lambda text: self._edit_shot("name", text))
+        form.addRow("Name", self.name_edit)
+
+        self.prompt_edit = QPlainTextEdit(content)
+        self.prompt_edit.setPlaceholderText("What happens in the shot")
+        self.prompt_edit.setTabChangesFocus(True)
+        self.prompt_edit.setFixedHeight(88)
+        self.prompt_edit.textChanged.connect(
+            lambda: self._edit_shot("prompt", self.prompt_edit.toPlainText())
+        )
+        self.prompt_label = QLabel("Prompt", content)
+        form.addRow(self.prompt_label, self.prompt_edit)
+
+        self.negative_edit = QPlainTextEdit(content)
+        self.negative_edit.setPlaceholderText("What to avoid")
+        self.negative_edit.setTabChangesFocus(True)
+        self.negative_edit.setFixedHeight(48)
+        self.negative_edit.textChanged.connect(
+            lambda: self._edit_shot("negative_prompt", self.negative_edit.toPlainText())
+        )
+        self.negative_label = QLabel("Negative", content)
+        form.addRow(self.negative_label, self.negative_edit)
+        self.prompt_note = QLabel(content)
+        self.prompt_note.setObjectName("dim")
+        self.prompt_note.setWordWrap(True)
+        form.addRow("", self.prompt_note)
+
+        self.seed_spin = QDoubleSpinBox(content)
+        self.seed_spin.setDecimals(0)
+        self.seed_spin.setRange(0, MAX_SEED)
+        self.seed_spin.valueChanged.connect(lambda v: self._edit_shot("seed", int(v)))
+        self.lock_box = QCheckBox("Lock", content)
+        self.lock_box.setToolTip(
+            "Locked: Generate reuses this seed. Unlocked: every Generate picks a new seed."
+        )
+        self.lock_box.setChecked(bool(settings.value("generate/lock_seed", True, bool)))
+        self.lock_box.toggled.connect(lambda on: settings.set_value("generate/lock_seed", on))
+        self.randomise_button = QToolButton(content)
+        self.randomise_button.setIcon(icons.icon("dice"))
+        self.randomise_button.setToolTip("Pick a new random seed")
+        self.randomise_button.clicked.connect(self.randomise_seed)
+        form.addRow("Seed", _row(self.seed_spin, self.randomise_button, self.lock_box))
+
+        self.duration_spin = QDoubleSpinBox(content)
+        self.duration_spin.setDecimals(2)
+        self.duration_spin.setSuffix(" s")
+        self.duration_spin.setMaximumWidth(120)
+        self.duration_spin.valueChanged.connect(self._on_duration_changed)
+        self.frames_label = QLabel(content)
+        self.frames_label.setObjectName("dim")
+        form.addRow("Duration", _row(self.duration_spin, self.frames_label))
+
+        self.fps_box = QComboBox(content)
+        for fps in FPS_PRESETS:
+            self.fps_box.addItem(f"{fps:g} fps", fps)
+        self.fps_box.activated.connect(self._on_fps_chosen)
+        form.addRow("Frame rate", self.fps_box)
+
+        self.size_box = QComboBox(content)
+        for width, height in SIZE_PRESETS:
+            self.size_box.addItem(f"{width} × {height}", f"{width}x{height}")
+        self.size_box.addItem("Custom", "")
+        self.size_box.activated.connect(self._on_size_preset)
+        self.width_spin = QSpinBox(content)
+        self.height_spin = QSpinBox(content)
+        for spin in (self.width_spin, self.height_spin):
+            spin.setRange(16, 4096)
+            spin.setSingleStep(2)
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._on_size_spin)
+        form.addRow("Size", self.size_box)
+        form.addRow("", _row(self.width_spin, QLabel("×"), self.height_spin))
+
+        self.backend_box = QComboBox(content)
+        self.backend_box.activated.connect(self._on_backend_chosen)
+        form.addRow("Backend", self.backend_box)
+        self.backend_note = QLabel(content)
+        self.backend_note.setObjectName("dim")
+        self.backend_note.setWordWrap(True)
+        form.addRow("", self.backend_note)
+
+        self.steps_spin = QSpinBox(content)
+        self.steps_spin.setRange(1, 1000)
+        self.steps_spin.valueChanged.connect(lambda v: self._edit_setting("steps", int(v)))
+        self.steps_label = QLabel("Steps", content)
+        form.addRow(self.steps_label, self.steps_spin)
+
+        self.guidance_spin = QDoubleSpinBox(content)
+        self.guidance_spin.setRange(0.0, 50.0)
+        self.guidance_spin.setSingleStep(0.5)
+        self.guidance_spin.setDecimals(1)
+        self.guidance_spin.valueChanged.connect(lambda v: self._edit_setting("guidance", float(v)))
+        self.guidance_label = QLabel("Guidance", content)
+        form.addRow(self.guidance_label, self.guidance_spin)
+
+        self.guide_spin = QDoubleSpinBox(content)
+        self.guide_spin.setRange(0.0, 1.0)
+        self.guide_spin.setSingleStep(0.05)
+        self.guide_spin.setDecimals(2)
+        self.guide_spin.valueChanged.connect(
+            lambda v: self._edit_setting("guide_strength", float(v))
+        )
+        self.guide_label = QLabel("Guide strength", content)
+        form.addRow(self.guide_label, self.guide_spin)
+
+        self.generate_button = QPushButton("Generate", content)
+        self.generate_button.setObjectName("primary")
+        self.generate_button.setToolTip("Generate this shot (Ctrl+Enter)")
+        self.generate_button.clicked.connect(self.generate_requested)
+        form.addRow(self.generate_button)
+
+        outer = QWidget(self)
+        column = QVBoxLayout(outer)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(content)
+        column.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(outer)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+
+    # ------------------------------------------------------------------ reading the document
+
+    @property
+    def seed_locked(self) -> bool:
+        return self.lock_box.isChecked()
+
+    def _on_document_shot_changed(self, shot_id: str) -> None:
+        if shot_id == self.document.current_shot_id:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Show the current shot; block our own edit handlers while doing it."""
+        shot = self.document.current_shot
+        project = self.document.project
+        self._updating = True
+        try:
+            self.setEnabled(shot is not None)
+            if shot is None:
+                self.heading.setText("No shot selected")
+                return
+            number = self.document.shot_number(shot.id)
+            self.heading.setText(f"Shot {number} of {len(project.shots)}")
+            _set_text(self.name_edit, shot.name)
+            _set_plain(self.prompt_edit, shot.prompt)
+            _set_plain(self.negative_edit, shot.negative_prompt)
+            _set_value(self.seed_spin, shot.seed)
+            caps = self._caps(shot)
+            fps = project.fps
+            self.duration_spin.setRange(1 / fps, (caps.max_frames if caps else 100_000) / fps)
+            self.duration_spin.setSingleStep(1 / fps)
+            _set_value(self.duration_spin, shot.duration / fps)
+            self.frames_label.setText(f"{shot.duration} frames")
+            self._show_fps(fps)
+            self._show_size(project.width, project.height, caps)
+            self._show_backends(shot)
+            _set_value(self.steps_spin, shot.settings.steps)
+            _set_value(self.guidance_spin, shot.settings.guidance)
+            _set_value(self.guide_spin, shot.settings.guide_strength)
+            self._apply_capabilities(caps)
+        finally:
+            self._updating = False
+
+    def _caps(self, shot: Shot) -> Capabilities | None:
+        return self.capabilities.get(shot.settings.backend)
+
+    def _show_fps(self, fps: float) -> None:
+        with QSignalBlocker(self.fps_box):
+            index = self.fps_box.findData(fps)
+            if index < 0:
+                self.fps_box.addItem(f"{fps:g} fps", fps)
+                index = self.fps_box.count() - 1
+            self.fps_box.setCurrentIndex(index)
+
+    def _show_size(self, width: int, height: int, caps: Capabilities | None) -> None:
+        multiple = max(2, caps.size_multiple if caps else 2)
+        top = caps.max_side if caps else 4096
+        for spin, value in ((self.width_spin, width), (self.height_spin, height)):
+            with QSignalBlocker(spin):
+                spin.setSingleStep(multiple)
+                spin.setMaximum(top)
+                spin.setValue(value)
+        with QSignalBlocker(self.size_box):
+            index = self.size_box.findData(f"{width}x{height}")
+            self.size_box.setCurrentIndex(index if index >= 0 else self.size_box.count() - 1)
+
+    def _show_backends(self, shot: Shot) -> None:
+        wanted = [*self.capabilities]
+        if shot.settings.backend not in self.capabilities:
+            wanted.append(shot.settings.backend)
+        have = [self.backend_box.itemData(i) for i in range(self.backend_box.count())]
+        if have == wanted:  # rebuilt only when the list changes (not on every keystroke)
+            with QSignalBlocker(self.backend_box):
+                self.backend_box.setCurrentIndex(wanted.index(shot.settings.backend))
+            return
+        with QSignalBlocker(self.backend_box):
+            self.backend_box.clear()
+            for name, caps in self.capabilities.items():
+                self.backend_box.addItem(caps.label, name)
+                self.backend_box.setItemData(
+                    self.backend_box.count() - 1, caps.description, Qt.ItemDataRole.ToolTipRole
+                )
+            if shot.settings.backend not in self.capabilities:
+                self.backend_box.addItem(
+                    f"{shot.settings.backend} (not available)", shot.settings.backend
+                )
+            self.backend_box.setCurrentIndex(self.backend_box.findData(shot.settings.backend))
+
+    def _apply_capabilities(self, caps: Capabilities | None) -> None:
+        """Enable what the backend honours; say why the rest is off."""
+        if caps is None:
+            self.backend_note.setText(
+                "This backend is not installed here: choose another to generate."
+            )
+            self.generate_button.setEnabled(False)
+            self.generate_button.setToolTip("The shot's backend is not available.")
+            return
+        self.backend_note.setText(caps.description)
+        self.generate_button.setEnabled(True)
+        self.generate_button.setToolTip("Generate this shot (Ctrl+Enter)")
+        label = caps.label
+        # The prompt is the shot's content, not a setting: it stays editable for the model
+        # the user switches to later, with a note saying this backend ignores it.
+        prompt_note = (
+            ""
+            if caps.text
+            else f"{label} ignores the prompt: it only moves the keyframe along the camera path "
+            "and the strokes. A model backend follows it."
+        )
+        for widget in (self.prompt_edit, self.negative_edit):
+            widget.setToolTip(prompt_note)
+        self.prompt_note.setText(f"{label} ignores the prompt." if prompt_note else "")
+        self.prompt_note.setVisible(bool(prompt_note))
+        gates = (
+            (
+                caps.uses_steps,
+                (self.steps_spin, self.steps_label, self.guidance_spin, self.guidance_label),
+                f"{label} does not denoise, so steps and guidance change nothing.",
+            ),
+            (
+                caps.uses_steps,
+                (self.guide_spin, self.guide_label),
+                f"{label} shows the guide video itself; guide strength applies to models "
+                "that denoise from it.",
+            ),
+        )
+        for honoured, widgets, why in gates:
+            for widget in widgets:
+                widget.setEnabled(honoured)
+                widget.setToolTip("" if honoured else why)
+
+    # ------------------------------------------------------------------ editing (commands only)
+
+    def _edit_shot(self, field: str, value, text: str | None = None, merge: bool = True) -> None:
+        shot = self.document.current_shot
+        if self._updating or shot is None or getattr(shot, field) == value:
+            return
+        self.document.push(SetShotField(self.document, shot.id, field, value, text, merge))
+
+    def _edit_setting(self, field: str, value) -> None:
+        shot = self.document.current_shot
+        if self._updating or shot is None or getattr(shot.settings, field) == value:
+            return
+        self.document.push(SetShotSetting(self.document, shot.id, field, value))
+
+    def randomise_seed(self) -> None:
+        self._edit_shot("seed", random.randint(0, MAX_SEED), "Randomise seed", merge=False)
+
+    def _on_duration_changed(self, seconds: float) -> None:
+        frames = max(1, round(seconds * self.document.project.fps))
+        self._edit_shot("duration", frames)
+
+    def _on_fps_chosen(self, index: int) -> None:
+        fps = float(self.fps_box.itemData(index))
+        if not self._updating and fps != self.document.project.fps:
+            self.document.push(
+                SetProjectField(self.document, "fps", fps, f"Change frame rate to {fps:g}", False)
+            )
+
+    def _on_size_preset(self, index: int) -> None:
+        size = self.size_box.itemData(index)
+        if not size:
+            self.width_spin.setFocus()
+            return
+        width, height = (int(v) for v in size.split("x"))
+        self._set_size(width, height)
+
+    def _on_size_spin(self, _value: int) -> None:
+        width = self.width_spin.value() // 2 * 2
+        height = self.height_spin.value() // 2 * 2
+        self._set_size(width, height)
+
+    def _set_size(self, width: int, height: int) -> None:
+        project = self.document.project
+        if self._updating or (width, height) == (project.width, project.height):
+            return
+        self.document.push(SetResolution(self.document, width, height))
+
+    def _on_backend_chosen(self, index: int) -> None:
+        name = self.backend_box.itemData(index)
+        caps = self.capabilities.get(name)
+        label = caps.label if caps else name
+        shot = self.document.current_shot
+        if shot is not None and not self._updating and name != shot.settings.backend:
+            self.document.push(
+                SetShotSetting(self.document, shot.id, "backend", name, f"Use {label}", False)
+            )
+
+
+def _row(*widgets) -> QWidget:
+    holder = QWidget()
+    row = QHBoxLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(6)
+    for index, widget in enumerate(widgets):
+        row.addWidget(widget, 1 if index == 0 else 0)
+    return holder
+
+
+def _set_text(edit: QLineEdit, text: str) -> None:
+    if edit.text() != text:
+        edit.setText(text)
+
+
+def _set_plain(edit: QPlainTextEdit, text: str) -> None:
+    if edit.toPlainText() != text:
+        edit.setPlainText(text)
+
+
+def _set_value(spin, value) -> None:
+    if spin.value() != value:
+        spin.setValue(value)

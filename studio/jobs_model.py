@@ -1,0 +1,196 @@
+"""The list of generation jobs the queue panel shows: one row per job, newest last.
+
+Rows are plain `JobRecord`s updated by the generation controller from the bridge's
+signals; the model only formats them (status, progress, elapsed and remaining time).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QColor
+
+from . import theme
+
+ACTIVE = ("queued", "running", "saving")
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    label: str
+    shot_id: str
+    seed: int
+    backend: str
+    status: str = "queued"  # queued | running | saving | finished | cancelled | failed
+    step: int = 0
+    total: int = 0
+    message: str = ""
+    submitted: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        if self.status in ("finished", "saving"):
+            return 1.0
+        return self.step / self.total if self.total else 0.0
+
+    def elapsed(self, now: float | None = None) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended if self.ended is not None else now or time.monotonic()) - self.started
+
+    def remaining(self, now: float | None = None) -> float | None:
+        """Linear estimate from the steps done so far; None until one step is done."""
+        elapsed = self.elapsed(now)
+        if self.status != "running" or elapsed is None or not self.step or not self.total:
+            return None
+        return elapsed * (self.total - self.step) / self.step
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+_STATUS_TEXT = {
+    "queued": "Queued",
+    "running": "Running",
+    "saving": "Saving take",
+    "finished": "Done",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+}
+_STATUS_COLOUR = {
+    "running": theme.ACCENT,
+    "saving": theme.ACCENT,
+    "finished": theme.SUCCESS,
+    "cancelled": theme.DIM_TEXT,
+    "failed": theme.DANGER,
+}
+
+
+class JobListModel(QAbstractTableModel):
+    COLUMNS = ("Job", "Status", "Progress", "Elapsed", "Remaining", "")
+    JOB, STATUS, PROGRESS, ELAPSED, REMAINING, CANCEL = range(6)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: list[JobRecord] = []
+        self._ticker = QTimer(self)  # elapsed/remaining tick only while a job runs
+        self._ticker.setInterval(250)
+        self._ticker.timeout.connect(self._tick)
+
+    # ------------------------------------------------------------------ records
+
+    def add(self, record: JobRecord) -> None:
+        row = len(self._rows)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._rows.append(record)
+        self.endInsertRows()
+
+    def record(self, job_id: str) -> JobRecord | None:
+        return next((r for r in self._rows if r.job_id == job_id), None)
+
+    def records(self) -> list[JobRecord]:
+        return list(self._rows)
+
+    def row_of(self, job_id: str) -> int:
+        return next((i for i, r in enumerate(self._rows) if r.job_id == job_id), -1)
+
+    def update(self, job_id: str, **changes) -> JobRecord | None:
+        row = self.row_of(job_id)
+        if row < 0:
+            return None
+        record = self._rows[row]
+        for name, value in changes.items():
+            setattr(record, name, value)
+        if changes.get("status") == "running" and record.started is None:
+            record.started = time.monotonic()
+        if changes.get("status") in ("finished", "cancelled", "failed") and record.ended is None:
+            record.ended = time.monotonic()
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+        running = any(r.status == "running" for r in self._rows)
+        if running and not self._ticker.isActive():
+            self._ticker.start()
+        elif not running:
+            self._ticker.stop()
+        return record
+
+    def clear_finished(self) -> list[str]:
+        """Drop rows of jobs that ended; returns their ids."""
+        gone = [r.job_id for r in self._rows if not r.active]
+        self.beginResetModel()
+        self._rows = [r for r in self._rows if r.active]
+        self.endResetModel()
+        return gone
+
+    def _tick(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, self.ELAPSED), self.index(len(self._rows) - 1, self.REMAINING)
+            )
+
+    # ------------------------------------------------------------------ Qt model
+
+    def rowCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802
+        return 0 if parent is not None and parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | None = None) -> int:  # noqa: N802
+        return 0 if parent is not None and parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        record = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == self.JOB:
+                return record.label
+            if column == self.STATUS:
+                text = _STATUS_TEXT.get(record.status, record.status)
+                return f"{text}: {record.message}" if record.message else text
+            if column == self.PROGRESS:
+                return f"{record.step}/{record.total}" if record.total else ""
+            if column == self.ELAPSED:
+                return _duration(record.elapsed())
+            if column == self.REMAINING:
+                return _duration(record.remaining())
+            if column == self.CANCEL:
+                return "✕" if record.status in ("queued", "running") else ""
+        if role == Qt.ItemDataRole.UserRole:
+            return record.fraction if column == self.PROGRESS else record.job_id
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.STATUS:
+            colour = _STATUS_COLOUR.get(record.status)
+            return QColor(colour) if colour else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.CANCEL and record.status in ("queued", "running"):
+                return "Cancel this job"
+            if column == self.JOB:
+                return f"{record.label} ({record.backend})"
+            if record.message:
+                return record.message
+            return f"{record.backend}, seed {record.seed}"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (
+            self.ELAPSED,
+            self.REMAINING,
+            self.CANCEL,
+        ):
+            return int(Qt.AlignmentFlag.AlignCenter)
+        return None

@@ -1,0 +1,495 @@
+"""The main window: composes the docks, menus and status bar, and wires them together.
+
+Logic lives elsewhere (document + commands, bridge, generation, files, export, presenter);
+this file only builds widgets and connects signals. Everything that can ask the user a
+question does it through `dialogs`, which tests replace.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QWidget,
+)
+
+import engine
+from engine.errors import InvalidRequest
+
+from . import settings, theme
+from .dialogs import Dialogs
+from .document import Document
+from .engine_bridge import EngineBridge, EngineFactory
+from .export import ExportController, ExportOptions, plan_export
+from .files import FileController
+from .frame_view import ZOOM_FIT
+from .generation import GenerationController
+from .help_page import ShortcutsPage
+from .inspector import Inspector
+from .media_import import KeyframeImporter
+from .metrics_panel import MetricsPanel
+from .queue_panel import QueuePanel
+from .shortcuts import key_sequences
+from .shot_list import ShotListWidget
+from .shot_presenter import ShotPresenter
+from .take_cache import TakeCache
+from .takes_panel import TakesPanel
+from .tasks import TaskRunner
+from .viewer import ViewerWidget
+
+log = logging.getLogger(__name__)
+
+LAYOUT_VERSION = 1
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        *,
+        dialogs: Dialogs | None = None,
+        engine_factory: EngineFactory | None = None,
+        device: str = "auto",
+        autosave_interval_ms: int = 60_000,
+        restore_layout: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("KinemaMainWindow")
+        self.setDockNestingEnabled(True)
+        self.dialogs = dialogs if dialogs is not None else Dialogs(self)
+        self._closed = False
+
+        # -- the pieces
+        self.tasks = TaskRunner(self)
+        self.document = Document(parent=self)
+        self.bridge = EngineBridge(self, engine_factory=engine_factory, device=device)
+        self.take_cache = TakeCache(self.tasks, parent=self)
+        self.viewer = ViewerWidget(self)
+        self.inspector = Inspector(self.document, self.bridge.capabilities(), self)
+        self.generation = GenerationController(
+            self.document,
+            self.bridge,
+            self.tasks,
+            self.take_cache,
+            seed_locked=lambda: self.inspector.seed_locked,
+            parent=self,
+        )
+        self.queue_panel = QueuePanel(self.generation.model, self)
+        self.metrics_panel = MetricsPanel(self.document, self.take_cache, self.tasks, self)
+        self.shot_list = ShotListWidget(self.document, self)
+        self.takes_panel = TakesPanel(self.document, self)
+        self.files = FileController(
+            self.document, self.dialogs, self.tasks, autosave_interval_ms, self
+        )
+        self.importer = KeyframeImporter(self.document, self.tasks, self)
+        self.exporter = ExportController(self.tasks, self)
+        self.presenter = ShotPresenter(
+            self.document, self.viewer, self.generation, self.take_cache, self.tasks, self
+        )
+        self.shortcuts_page: ShortcutsPage | None = None
+
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._wire()
+        self._update_title()
+        self.resize(1440, 900)
+        if restore_layout:
+            self.restore_layout()
+
+    # ------------------------------------------------------------------ building
+
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.setCentralWidget(self.viewer)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector, right)
+        self.shots_dock = self._dock("Shots", "shots_dock", self.shot_list, bottom)
+        self.takes_dock = self._dock("Takes", "takes_dock", self.takes_panel, bottom)
+        self.queue_dock = self._dock("Queue", "queue_dock", self.queue_panel, bottom)
+        self.metrics_dock = self._dock("Metrics", "metrics_dock", self.metrics_panel, bottom)
+        self.splitDockWidget(self.shots_dock, self.takes_dock, Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.takes_dock, self.queue_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.queue_dock, self.metrics_dock)
+        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
+        for dock in (self.queue_dock, self.metrics_dock):
+            dock.setTitleBarWidget(QWidget(dock))  # their tabs already name them
+        self.queue_dock.raise_()
+        self._default_sizes()
+
+    def _default_sizes(self) -> None:
+        self.resizeDocks([self.inspector_dock], [360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.shots_dock], [250], Qt.Orientation.Vertical)
+        self.resizeDocks(
+            [self.shots_dock, self.takes_dock, self.queue_dock],
+            [300, 320, 460],
+            Qt.Orientation.Horizontal,
+        )
+
+    def _action(
+        self, name: str, text: str, slot, *, keys: str | None = None, checkable=False
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if keys:
+            action.setShortcuts(key_sequences(keys))
+        action.setCheckable(checkable)
+        if checkable:
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)  # active even while its menu is hidden
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        v = self.viewer
+        self.actions_by_name: dict[str, QAction] = {}
+        specs = [
+            ("new", "&New project…", self.files.new_project, "new"),
+            ("open", "&Open…", self.files.open_project, "open"),
+            ("save", "&Save", self.files.save, "save"),
+            ("save_as", "Save &As…", self.files.save_as, "save_as"),
+            ("import", "&Import keyframe image or video…", self.import_keyframe, "import"),
+            ("export", "&Export…", self.export, "export"),
+            ("quit", "&Quit", self.close, None),
+            ("generate", "&Generate", self.generate, "generate"),
+            ("variations", "Generate &variations", self.generate_variations, None),
+            ("cancel", "&Cancel running job", self.cancel_running, "cancel"),
+            ("cancel_all", "Cancel &all jobs", self.generation.cancel_all, None),
+            ("add_shot", "Add shot", self.shot_list.add_shot, None),
+            ("remove_shot", "Remove shot", self.shot_list.remove_shot, None),
+            ("play", "Play / pause", v.toggle_play, "play"),
+            ("shuttle_back", "Play backwards", lambda: v.shuttle(-1), "shuttle_back"),
+            ("stop", "Stop", v.pause, "stop"),
+            ("shuttle_forward", "Play forwards", lambda: v.shuttle(1), "shuttle_forward"),
+            ("previous_frame", "Previous frame", lambda: v.step(-1), "previous_frame"),
+            ("next_frame", "Next frame", lambda: v.step(1), "next_frame"),
+            ("go_start", "Go to start", v.go_to_start, "go_start"),
+            ("go_end", "Go to end", v.go_to_end, "go_end"),
+            ("toggle_ab", "Toggle A/B", v.toggle_compare, "toggle_ab"),
+            ("zoom_fit", "Zoom to fit", lambda: self._set_zoom(ZOOM_FIT), "zoom_fit"),
+            ("zoom_100", "Zoom 100 %", lambda: self._set_zoom(1.0), "zoom_100"),
+            ("reset_layout", "Reset layout", self.reset_layout, None),
+            ("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "shortcuts"),
+            ("about", "&About Kinema", self.show_about, None),
+        ]
+        for name, text, slot, keys in specs:
+            self.actions_by_name[name] = a(name, text, slot, keys=keys)
+        self.actions_by_name["quit"].setShortcuts(QKeySequence.StandardKey.Quit)
+        self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts(key_sequences("undo"))
+        self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts(key_sequences("redo"))
+        for action in (self.undo_action, self.redo_action):
+            self.addAction(action)
+        self.camera_action = a(
+            "show_camera",
+            "Camera frame overlay",
+            self.viewer.camera_button.setChecked,
+            checkable=True,
+        )
+        self.strokes_action = a(
+            "show_strokes", "Stroke overlay", self.viewer.strokes_button.setChecked, checkable=True
+        )
+        self.camera_action.setChecked(True)
+        self.strokes_action.setChecked(True)
+        self.viewer.camera_button.toggled.connect(self.camera_action.setChecked)
+        self.viewer.strokes_button.toggled.connect(self.strokes_action.setChecked)
+        zooms = QActionGroup(self)
+        for name in ("zoom_fit", "zoom_100"):
+            self.actions_by_name[name].setCheckable(True)
+            zooms.addAction(self.actions_by_name[name])
+        self.actions_by_name["zoom_fit"].setChecked(True)
+
+    def _build_menus(self) -> None:
+        n = self.actions_by_name
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([n["new"], n["open"]])
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([n["save"], n["save_as"]])
+        file_menu.addSeparator()
+        file_menu.addActions([n["import"], n["export"]])
+        file_menu.addSeparator()
+        file_menu.addAction(n["quit"])
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([n["add_shot"], n["remove_shot"]])
+        generate_menu = bar.addMenu("&Generate")
+        generate_menu.addActions([n["generate"], n["variations"]])
+        generate_menu.addSeparator()
+        generate_menu.addActions([n["cancel"], n["cancel_all"]])
+        view_menu = bar.addMenu("&View")
+        playback = view_menu.addMenu("Playback")
+        playback.addActions(
+            [
+                n[k]
+                for k in (
+                    "play",
+                    "shuttle_back",
+                    "stop",
+                    "shuttle_forward",
+                    "previous_frame",
+                    "next_frame",
+                    "go_start",
+                    "go_end",
+                )
+            ]
+        )
+        view_menu.addActions([n["zoom_fit"], n["zoom_100"]])
+        view_menu.addSeparator()
+        view_menu.addActions([self.camera_action, self.strokes_action, n["toggle_ab"]])
+        view_menu.addSeparator()
+        panels = view_menu.addMenu("Panels")
+        for dock in (
+            self.inspector_dock,
+            self.shots_dock,
+            self.takes_dock,
+            self.queue_dock,
+            self.metrics_dock,
+        ):
+            panels.addAction(dock.toggleViewAction())
+        view_menu.addAction(n["reset_layout"])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([n["shortcuts"], n["about"]])
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.export_label = QLabel(self)
+        self.export_bar = QProgressBar(self)
+        self.export_bar.setFixedWidth(180)
+        self.export_cancel = QPushButton("Cancel export", self)
+        self.export_cancel.clicked.connect(self.exporter.cancel)
+        for widget in (self.export_label, self.export_bar, self.export_cancel):
+            status.addPermanentWidget(widget)
+            widget.hide()
+        self.project_label = QLabel(self)
+        self.project_label.setObjectName("dim")
+        status.addPermanentWidget(self.project_label)
+
+    def _wire(self) -> None:
+        d, g = self.document, self.generation
+        self.inspector.generate_requested.connect(self.generate)
+        self.queue_panel.generate_requested.connect(lambda n: g.generate(n))
+        self.queue_panel.cancel_requested.connect(g.cancel)
+        self.queue_panel.cancel_all_requested.connect(g.cancel_all)
+        self.queue_panel.finished_cleared.connect(g.forget)
+        self.takes_panel.compare_requested.connect(self.presenter.compare_with)
+        self.takes_panel.rerun_requested.connect(g.rerun)
+        self.viewer.media_dropped.connect(self.importer.import_file)
+        self.importer.failed.connect(
+            lambda message: self.dialogs.error("Could not import", message)
+        )
+        self.importer.imported.connect(
+            lambda _shot, path: self.show_message(f"Keyframe set to {path}")
+        )
+        for source in (g.message, self.files.message, self.presenter.message):
+            source.connect(self.show_message)
+        g.problem.connect(lambda message: self.show_message(message, error=True))
+        d.dirty_changed.connect(self.setWindowModified)
+        d.project_replaced.connect(self._update_title)
+        self.files.project_saved.connect(lambda _folder: self._update_title())
+        self.metrics_dock.visibilityChanged.connect(self.metrics_panel.set_watching)
+        self.exporter.started.connect(self._on_export_started)
+        self.exporter.progress.connect(self._on_export_progress)
+        self.exporter.finished.connect(lambda path: self._on_export_ended(f"Exported {path}"))
+        self.exporter.failed.connect(self._on_export_failed)
+        self.exporter.cancelled.connect(lambda: self._on_export_ended("Export cancelled."))
+
+    # ------------------------------------------------------------------ commands from menus
+
+    def generate(self) -> list[str]:
+        return self.generation.generate(1)
+
+    def generate_variations(self) -> list[str]:
+        return self.generation.generate(self.queue_panel.variations_spin.value())
+
+    def cancel_running(self) -> None:
+        if not self.generation.cancel_running() and self.exporter.busy:
+            self.exporter.cancel()
+
+    def import_keyframe(self, path: Path | str | None = None) -> None:
+        if path is None:
+            folder = self.document.project.folder
+            path = self.dialogs.import_media_path(folder.parent if folder else None)
+            if path is None:
+                return
+        self.importer.import_file(path)
+
+    def export(self, options: ExportOptions | None = None) -> bool:
+        project = self.document.project
+        if self.exporter.busy:
+            self.dialogs.error("Export", "An export is already running: wait for it or cancel it.")
+            return False
+        if options is None:
+            shot = self.document.current_shot
+            base = project.folder.parent if project.folder else Path.home()
+            name = f"{project.name} - {shot.name}" if shot else project.name
+            defaults = ExportOptions(path=base / f"{name}.mp4")
+            options = self.dialogs.export_options(defaults, len(project.shots) > 1)
+            if options is None:
+                return False
+        try:
+            plan = plan_export(project, self.document.current_shot_id, options)
+        except InvalidRequest as error:
+            self.dialogs.error("Nothing to export yet", str(error))
+            return False
+        self.exporter.start(plan)
+        return True
+
+    def show_shortcuts(self) -> ShortcutsPage:
+        if self.shortcuts_page is None:
+            self.shortcuts_page = ShortcutsPage(self)
+        self.shortcuts_page.show()
+        self.shortcuts_page.raise_()
+        return self.shortcuts_page
+
+    def show_about(self) -> None:
+        self.dialogs.about(
+            "About Kinema",
+            f"<b>Kinema {engine.__version__}</b><br>A desktop studio for AI video: prompt, "
+            "keyframe, camera path and motion brush, with live previews.<br><br>"
+            "Backends: " + ", ".join(c.label for c in self.bridge.capabilities().values()),
+        )
+
+    def show_message(self, message: str, error: bool = False) -> None:
+        colour = theme.DANGER if error else theme.DIM_TEXT
+        self.statusBar().setStyleSheet(f"QStatusBar {{ color: {colour}; }}")
+        self.statusBar().showMessage(message, 12_000 if error else 6_000)
+
+    def _set_zoom(self, zoom: float) -> None:
+        index = self.viewer.zoom_box.findData(zoom)
+        if index >= 0:
+            self.viewer.zoom_box.setCurrentIndex(index)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings.recent_projects()
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+        for folder in recent:
+            action = self.recent_menu.addAction(str(folder))
+            action.triggered.connect(lambda _c=False, f=folder: self.files.open_project(f))
+
+    def _update_title(self) -> None:
+        project = self.document.project
+        self.setWindowTitle(f"{project.name}[*] — Kinema")
+        self.setWindowModified(self.document.is_dirty)
+        self.project_label.setText(str(project.folder) if project.folder else "")
+
+    # ------------------------------------------------------------------ export status
+
+    def _on_export_started(self, path: str) -> None:
+        self.export_label.setText(f"Exporting {Path(path).name}")
+        self.export_bar.setRange(0, 0)
+        for widget in (self.export_label, self.export_bar, self.export_cancel):
+            widget.show()
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        self.export_bar.setRange(0, max(total, 1))
+        self.export_bar.setValue(done)
+
+    def _on_export_ended(self, message: str) -> None:
+        for widget in (self.export_label, self.export_bar, self.export_cancel):
+            widget.hide()
+        self.show_message(message)
+
+    def _on_export_failed(self, message: str) -> None:
+        self._on_export_ended(message)
+        self.dialogs.error("Export failed", message)
+
+    # ------------------------------------------------------------------ layout
+
+    def restore_layout(self) -> None:
+        geometry = settings.value("window/geometry")
+        state = settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def save_layout(self) -> None:
+        settings.set_value("window/geometry", self.saveGeometry())
+        settings.set_value("window/state", self.saveState(LAYOUT_VERSION))
+
+    def reset_layout(self) -> None:
+        for dock in (
+            self.inspector_dock,
+            self.shots_dock,
+            self.takes_dock,
+            self.queue_dock,
+            self.metrics_dock,
+        ):
+            dock.setFloating(False)
+            dock.show()
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        for dock in (self.shots_dock, self.takes_dock, self.queue_dock, self.metrics_dock):
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.splitDockWidget(self.shots_dock, self.takes_dock, Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.takes_dock, self.queue_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.queue_dock, self.metrics_dock)
+        self.queue_dock.raise_()
+        QTimer.singleShot(0, self._default_sizes)
+
+    # ------------------------------------------------------------------ closing
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._closed:
+            event.accept()
+            return
+        busy = self.generation.active_jobs
+        if busy and not self.dialogs.confirm_quit_while_busy(busy):
+            event.ignore()
+            return
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        self.shutdown()
+        self.files.close()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop the engine and every worker; after this no thread of ours is running.
+
+        Closing calls it; a test that simulates a crash calls it alone (the autosave stays).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self.viewer.pause()
+        self.files.autosaver.timer.stop()
+        self.exporter.cancel()
+        self.tasks.cancel_all()
+        self.bridge.shutdown()
+        self.tasks.wait()
+        if self.shortcuts_page is not None:
+            self.shortcuts_page.close()

@@ -1,0 +1,82 @@
+"""Setting a shot's keyframe from a file (File > Import, or a drop on the viewer).
+
+The file is checked and copied into the project's `media/` on a worker thread (a big
+video must not freeze the window); a video contributes its first frame, saved as a PNG.
+Only when that worked does an undoable command point the shot at the new file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from engine.errors import MediaError, ProjectError
+from engine.media import VIDEO_EXTS, read_image, read_video, write_image
+from engine.project import Project
+
+from .commands import SetShotField
+from .document import Document
+from .tasks import TaskRunner
+
+
+def import_keyframe_file(project: Project, source: Path) -> str:
+    """Copy an image (or a video's first frame) into `media/`; returns its relative path."""
+    source = Path(source)
+    if source.suffix.lower() in VIDEO_EXTS:
+        frames, _fps = read_video(source, max_frames=1)
+        with tempfile.TemporaryDirectory() as scratch:
+            still = Path(scratch) / f"{source.stem}.png"
+            write_image(still, frames[0])
+            return project.import_media(still)
+    read_image(source)  # refuse what cannot be read before copying it in
+    return project.import_media(source)
+
+
+class KeyframeImporter(QObject):
+    imported = Signal(str, str)  # shot id, relative path
+    failed = Signal(str)
+
+    def __init__(self, document: Document, tasks: TaskRunner, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document = document
+        self._tasks = tasks
+
+    def import_file(self, path: Path | str, shot_id: str | None = None) -> bool:
+        shot = self.document.shot(shot_id) if shot_id else self.document.current_shot
+        if shot is None:
+            self.failed.emit("Select a shot first: the keyframe belongs to a shot.")
+            return False
+        project = self.document.project
+        source = Path(path)
+        target_shot = shot.id
+
+        def done(relative: str) -> None:
+            if self.document.project is not project or self.document.shot(target_shot) is None:
+                return
+            self.document.push(
+                SetShotField(
+                    self.document,
+                    target_shot,
+                    "keyframe",
+                    relative,
+                    f"Set keyframe to {source.name}",
+                    merge=False,
+                )
+            )
+            self.imported.emit(target_shot, relative)
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, (MediaError, ProjectError)):
+                self.failed.emit(str(error))
+            else:
+                self.failed.emit(f"Could not import '{source.name}': {error}")
+
+        self._tasks.submit(
+            lambda ctx: import_keyframe_file(project, source),
+            on_done=done,
+            on_error=failed,
+            name="import keyframe",
+        )
+        return True

@@ -1,0 +1,136 @@
+"""What the viewer draws over the picture, computed once per shot from engine objects.
+
+The camera overlay is the camera's view over the keyframe at each frame (the output
+rectangle carried back through the inverse of the frame's homography), so scrubbing a
+keyframe shows where the camera will look. Stroke overlays are each region's outline,
+filled lightly in its colour, and its path as the anchor travels it, frame by frame
+(`trajectory_offsets`).
+All coordinates are normalised to the frame (0..1), so one overlay fits any zoom or size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QPainterPath, QPolygonF
+
+from engine.camera import homographies
+from engine.motion import MotionStroke, trajectory_offsets
+from engine.project import Shot
+
+#: opacity of a region's tint over the picture
+REGION_ALPHA = 0.28
+
+
+@dataclass
+class CameraOverlay:
+    quads: np.ndarray  # (T, 4, 2) float32, normalised corners of the camera view over the keyframe
+    homographies: np.ndarray  # (T, 3, 3) float64, normalised keyframe -> frame t coordinates
+
+    def quad(self, frame: int) -> np.ndarray:
+        return self.quads[min(max(frame, 0), len(self.quads) - 1)]
+
+    def homography(self, frame: int) -> np.ndarray:
+        return self.homographies[min(max(frame, 0), len(self.homographies) - 1)]
+
+
+@dataclass
+class StrokeOverlay:
+    name: str
+    kind: str  # "move" | "static"
+    color: QColor
+    region: QPainterPath  # outline of the painted region (mask >= 0.5), normalised
+    anchor: np.ndarray  # (2,) normalised
+    offsets: np.ndarray = field(repr=False)  # (T, 2) normalised, the anchor's travel
+
+    def offset(self, frame: int) -> np.ndarray:
+        return self.offsets[min(max(frame, 0), len(self.offsets) - 1)]
+
+    @property
+    def path(self) -> np.ndarray:
+        """(T, 2) normalised positions of the anchor over the shot."""
+        return self.anchor[None] + self.offsets
+
+
+def camera_overlay(shot: Shot, width: int, height: int) -> CameraOverlay:
+    frames = max(1, shot.duration)
+    homs = homographies(shot.camera, frames, width, height).astype(np.float64)
+    corners = np.array(
+        [
+            [-0.5, -0.5, 1],
+            [width - 0.5, -0.5, 1],
+            [width - 0.5, height - 0.5, 1],
+            [-0.5, height - 0.5, 1],
+        ]
+    )  # pixel-edge corners of the output, homogeneous (4, 3)
+    inverse = np.linalg.inv(homs)  # frame t pixels -> keyframe pixels, (T, 3, 3)
+    mapped = np.einsum("tij,kj->tki", inverse, corners)  # (T, 4, 3)
+    mapped = mapped[..., :2] / mapped[..., 2:3]
+    scale = np.array([width, height], np.float64)
+    quads = (mapped + 0.5) / scale
+    # normalised coordinates u = (x + 0.5) / width, as everywhere in the document
+    norm = np.array([[1 / width, 0, 0.5 / width], [0, 1 / height, 0.5 / height], [0, 0, 1]])
+    normalised = norm[None] @ homs @ np.linalg.inv(norm)[None]
+    return CameraOverlay(quads.astype(np.float32), normalised)
+
+
+def stroke_overlays(shot: Shot) -> list[StrokeOverlay]:
+    frames = max(1, shot.duration)
+    out = []
+    for stroke in shot.strokes:
+        if not stroke.visible:
+            continue
+        anchor = (
+            np.array([stroke.trajectory[0].x, stroke.trajectory[0].y], np.float32)
+            if stroke.trajectory
+            else _mask_centre(stroke)
+        )
+        out.append(
+            StrokeOverlay(
+                name=stroke.name,
+                kind=stroke.kind,
+                color=QColor(stroke.color),
+                region=region_outline(stroke.mask),
+                anchor=anchor,
+                offsets=trajectory_offsets(stroke, frames),
+            )
+        )
+    return out
+
+
+def _mask_centre(stroke: MotionStroke) -> np.ndarray:
+    mask = stroke.mask
+    total = float(mask.sum())
+    if total <= 0:
+        return np.array([0.5, 0.5], np.float32)
+    ys, xs = np.indices(mask.shape)
+    return np.array(
+        [(xs * mask).sum() / total / mask.shape[1], (ys * mask).sum() / total / mask.shape[0]],
+        np.float32,
+    )
+
+
+def region_outline(mask: np.ndarray, level: float = 0.5) -> QPainterPath:
+    """The mask's outline as a path in normalised coordinates (made once per shot).
+
+    A vector outline, unlike a tinted image, costs the same to draw at any zoom and under
+    the camera's perspective, so overlays stay cheap during playback.
+    """
+    h, w = mask.shape
+    binary = (np.asarray(mask) >= level).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.WindingFill)
+    tolerance = max(0.5, 0.004 * max(h, w))
+    for contour in contours:
+        points = cv2.approxPolyDP(contour, tolerance, True).reshape(-1, 2).astype(np.float64)
+        if len(points) < 3:
+            continue
+        # pixel centres -> normalised frame coordinates
+        points = (points + 0.5) / np.array([w, h], np.float64)
+        path.addPolygon(QPolygonF([QPointF(x, y) for x, y in points]))
+        path.closeSubpath()
+    return path

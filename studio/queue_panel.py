@@ -1,0 +1,143 @@
+"""The queue panel: every job with its status, progress, elapsed and remaining time.
+
+A view over `JobListModel` plus the buttons that start and stop work. It emits requests;
+the generation controller acts on them.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QRect, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .jobs_model import JobListModel
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Paints the progress column as a bar (no widget per row)."""
+
+    def paint(self, painter, option, index: QModelIndex) -> None:
+        fraction = index.data(Qt.ItemDataRole.UserRole) or 0.0
+        bar = QStyleOptionProgressBar()
+        bar.rect = QRect(option.rect.adjusted(4, 5, -4, -5))
+        bar.minimum, bar.maximum = 0, 1000
+        bar.progress = int(round(float(fraction) * 1000))
+        bar.text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        bar.textVisible = bool(bar.text)
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+
+
+class QueuePanel(QWidget):
+    generate_requested = Signal(int)  # how many variations (1 = a plain Generate)
+    cancel_requested = Signal(str)  # job id
+    cancel_all_requested = Signal()
+    finished_cleared = Signal(list)  # job ids whose rows went
+
+    def __init__(self, model: JobListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.table = QTableView(self)
+        self.table.setModel(model)
+        self.table.setItemDelegateForColumn(JobListModel.PROGRESS, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(JobListModel.JOB, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(JobListModel.STATUS, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(JobListModel.STATUS, 104)
+        header.resizeSection(JobListModel.PROGRESS, 84)
+        header.resizeSection(JobListModel.ELAPSED, 62)
+        header.resizeSection(JobListModel.REMAINING, 82)
+        header.setSectionResizeMode(JobListModel.CANCEL, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(JobListModel.CANCEL, 28)
+        self.table.clicked.connect(self._on_table_clicked)
+
+        self.variations_spin = QSpinBox(self)
+        self.variations_spin.setRange(2, 16)
+        self.variations_spin.setValue(4)
+        self.variations_spin.setToolTip("How many variations, with consecutive seeds")
+        self.variations_button = QPushButton("Variations", self)
+        self.variations_button.setToolTip(
+            "Generate N variations of the shot, seeds seed, seed+1, ..."
+        )
+        self.variations_button.clicked.connect(
+            lambda: self.generate_requested.emit(self.variations_spin.value())
+        )
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Cancel the selected job, or the running one (Esc)")
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.cancel_all_button = QPushButton("Cancel all", self)
+        self.cancel_all_button.clicked.connect(self.cancel_all_requested)
+        self.clear_button = QPushButton("Clear", self)
+        self.clear_button.setToolTip("Remove finished, cancelled and failed jobs from the list")
+        self.clear_button.clicked.connect(self._on_clear_clicked)
+        self.summary = QLabel(self)
+        self.summary.setObjectName("dim")
+
+        toolbar = QHBoxLayout()
+        toolbar.setContentsMargins(6, 6, 6, 0)
+        toolbar.setSpacing(4)
+        toolbar.addWidget(self.variations_spin)
+        toolbar.addWidget(self.variations_button)
+        toolbar.addStretch(1)
+        toolbar.addWidget(self.summary)
+        toolbar.addWidget(self.cancel_button)
+        toolbar.addWidget(self.cancel_all_button)
+        toolbar.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.table, 1)
+        for signal in (model.rowsInserted, model.dataChanged, model.modelReset):
+            signal.connect(self._refresh_summary)
+        self._refresh_summary()
+
+    def _selected_job(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(Qt.ItemDataRole.UserRole) if rows else None
+
+    def _on_table_clicked(self, index: QModelIndex) -> None:
+        if index.column() == JobListModel.CANCEL and index.data():
+            self.cancel_requested.emit(index.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole))
+
+    def _on_cancel_clicked(self) -> None:
+        job_id = self._selected_job()
+        record = self.model.record(job_id) if job_id else None
+        if record is not None and record.status in ("queued", "running"):
+            self.cancel_requested.emit(job_id)
+        else:
+            running = next((r for r in self.model.records() if r.status == "running"), None)
+            if running is not None:
+                self.cancel_requested.emit(running.job_id)
+
+    def _on_clear_clicked(self) -> None:
+        self.finished_cleared.emit(self.model.clear_finished())
+
+    def _refresh_summary(self, *args) -> None:
+        records = self.model.records()
+        running = sum(r.status == "running" for r in records)
+        queued = sum(r.status == "queued" for r in records)
+        self.summary.setText(f"{running} running · {queued} queued" if running or queued else "")
+        self.cancel_button.setEnabled(bool(running or queued))
+        self.cancel_all_button.setEnabled(bool(running or queued))

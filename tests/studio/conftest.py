@@ -1,0 +1,83 @@
+"""Fixtures for driving the real studio window offscreen.
+
+Every test gets its own settings scope in a temporary folder (never the user's), its
+own copy of the sample project, and scripted dialogs that answer instead of blocking.
+The window fixture shuts the engine and the worker threads down in teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from studio_helpers import SAMPLE, ScriptedDialogs, engine_with
+
+from engine.backends import create_backend
+
+os.environ.setdefault("KINEMA_NO_CRASH_DIALOG", "1")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    from studio import settings
+
+    folder = tmp_path / "settings"
+    settings.configure("Kinema-tests", f"studio-{uuid.uuid4().hex[:8]}", folder)
+    monkeypatch.setenv("KINEMA_PROJECTS_DIR", str(tmp_path / "projects"))
+    yield folder
+    settings.configure(settings.ORGANIZATION, settings.APPLICATION, None)
+
+
+@pytest.fixture
+def sample(tmp_path) -> Path:
+    target = tmp_path / "Meadow.kinema"
+    shutil.copytree(SAMPLE, target)
+    return target
+
+
+@pytest.fixture
+def dialogs() -> ScriptedDialogs:
+    return ScriptedDialogs()
+
+
+@pytest.fixture
+def make_window(qtbot, dialogs):
+    """Build a MainWindow (optionally with a custom engine); always shut down in teardown."""
+    from studio.main_window import MainWindow
+
+    windows = []
+
+    def make(engine_factory=None, autosave_interval_ms: int = 60_000, project: Path | None = None):
+        window = MainWindow(
+            dialogs=dialogs,
+            engine_factory=engine_factory or engine_with(create_backend),
+            device="cpu",
+            autosave_interval_ms=autosave_interval_ms,
+            restore_layout=False,
+        )
+        windows.append(window)
+        window.resize(1280, 800)
+        window.show()
+        if project is not None:
+            assert window.files.open_path(project), dialogs.errors
+            qtbot.waitUntil(
+                lambda: window.viewer.kind != "empty" or bool(window.viewer.view.message)
+            )
+        return window
+
+    yield make
+    for window in windows:
+        window.shutdown()
+        window.close()
+        window.deleteLater()
+    qtbot.wait(1)
+
+
+@pytest.fixture
+def window(make_window, sample):
+    """The studio on a fresh copy of the sample project, its keyframe on screen."""
+    win = make_window(project=sample)
+    return win

@@ -1,0 +1,86 @@
+"""Takes on disk: frames and request round-trip, atomic folders, purging unused takes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.errors import MediaError
+from engine.jobs import GenerationRequest
+from engine.project import Project, Shot
+from engine.takes import (
+    REQUEST_FILE,
+    load_take_frames,
+    purge_unused_takes,
+    save_take,
+    take_request,
+    unused_take_folders,
+)
+
+
+def _clip(frames=5, height=16, width=24) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = Project.new(tmp_path / "T", name="T")
+    project.shots = [Shot(name="One")]
+    project.save()
+    return project
+
+
+def _request(project, shot, **kw) -> GenerationRequest:
+    return GenerationRequest(
+        shot=shot.to_dict(), width=24, height=16, frames=5, project_dir=str(project.folder), **kw
+    )
+
+
+def test_round_trip_is_lossless_and_records_the_request(project):
+    shot = project.shots[0]
+    clip = _clip()
+    request = _request(project, shot, seed=77, backend="previs")
+    take = save_take(project.folder, shot.id, clip, request)
+    assert take.folder == f"takes/{shot.id}/{take.id}"
+    assert (take.frames, take.width, take.height, take.seed) == (5, 24, 16, 77)
+    np.testing.assert_array_equal(load_take_frames(project.folder, take), clip)
+    stored = json.loads((project.folder / take.folder / REQUEST_FILE).read_text())
+    assert stored == request.to_dict() == take.request
+    rerun = take_request(take)
+    assert rerun.job_id != request.job_id
+    assert {**rerun.to_dict(), "job_id": ""} == {**request.to_dict(), "job_id": ""}
+
+
+def test_a_damaged_take_is_reported_by_name(project):
+    shot = project.shots[0]
+    take = save_take(project.folder, shot.id, _clip(), _request(project, shot), label="Take 1")
+    next((project.folder / take.folder / "frames").iterdir()).unlink()
+    with pytest.raises(MediaError, match="Take 1"):
+        load_take_frames(project.folder, take)
+
+
+def test_a_failed_write_leaves_no_folder(project, monkeypatch):
+    shot = project.shots[0]
+
+    def broken(*args, **kwargs):
+        raise MediaError("disk full")
+
+    monkeypatch.setattr("engine.media.write_png_sequence", broken)
+    with pytest.raises(MediaError):
+        save_take(project.folder, shot.id, _clip(), _request(project, shot))
+    assert not any((project.folder / "takes").rglob("*.png"))
+    assert list((project.folder / "takes" / shot.id).iterdir()) == []
+
+
+def test_unreferenced_take_folders_are_purged(project):
+    shot = project.shots[0]
+    kept = save_take(project.folder, shot.id, _clip(), _request(project, shot))
+    dropped = save_take(project.folder, shot.id, _clip(), _request(project, shot))
+    shot.takes = [kept]
+    assert unused_take_folders(project) == [project.folder / dropped.folder]
+    purge_unused_takes(project)
+    assert (project.folder / kept.folder).is_dir()
+    assert not (project.folder / dropped.folder).exists()
