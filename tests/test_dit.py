@@ -1,0 +1,265 @@
+"""The built-in generator on a tiny random-weight configuration: what users rely on.
+
+Block-causal attention (a frame never depends on later ones, so streaming and extension are
+exact), a streamed clip equal to one made whole, prompts read the same way as in training,
+controls that mean what the studio shows, deterministic seeds, cancellation between steps,
+image-to-video keeping frame 0, and the backend through the real engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+
+import numpy as np
+import pytest
+import torch
+
+from engine.backends import CancelToken
+from engine.backends.builtin import BuiltinBackend
+from engine.camera import CameraPath, preset
+from engine.controls import compile_shot
+from engine.errors import Cancelled, InvalidRequest, ModelLoadError
+from engine.jobs import JobCancelled, JobFailed, JobFinished, JobPreview
+from engine.models.conditioning import (
+    camera_displacement,
+    controls_from_shot,
+    latent_frame_sources,
+)
+from engine.models.dit import KVCache, VideoDiT
+from engine.models.dit import preset as dit_preset
+from engine.models.flow import Guidance, sample, schedule
+from engine.models.pipeline import BuiltinModel, native_plan, retime
+from engine.models.text import BOS, UNK, Tokenizer
+from engine.models.vae import CausalVideoVAE
+from engine.models.vae import preset as vae_preset
+from engine.motion import MotionStroke, TrajectoryPoint
+from engine.project import Project, Shot
+from engine.render import request_for_shot
+from engine.worker import Engine
+
+
+@pytest.fixture(scope="module")
+def dit() -> VideoDiT:
+    torch.manual_seed(0)
+    model = VideoDiT(dit_preset("tiny")).eval()
+    with torch.no_grad():  # random output weights, so outputs depend on the inputs
+        for p in model.parameters():
+            if p.abs().sum() == 0 and p.ndim == 2:
+                p.normal_(0, 0.02)
+    return model
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory, dit) -> str:
+    folder = tmp_path_factory.mktemp("builtin")
+    torch.manual_seed(1)
+    vae = CausalVideoVAE(vae_preset("tiny"))
+    vae.save(folder / "vae.safetensors")
+    cfg = dataclasses.replace(dit.cfg, latent_channels=vae.cfg.latent_channels)
+    VideoDiT(cfg).save(folder / "dit.safetensors")
+    return str(folder)
+
+
+def _inputs(frames=3, batch=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 16, frames, 4, 4, generator=g)
+    t = torch.rand(batch, frames, generator=g)
+    c = torch.randn(batch, 8, frames, 4, 4, generator=g)
+    return x, t, c
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@torch.no_grad()
+def test_a_frame_never_depends_on_later_frames(dit):
+    text = dit.encode_text(["a red ball"])
+    x, t, c = _inputs()
+    out = dit(x, t, c, text)
+    x2, c2 = x.clone(), c.clone()
+    x2[:, :, 2] += 5.0
+    c2[:, :, 2] -= 3.0
+    out2 = dit(x2, t, c2, text)
+    torch.testing.assert_close(out[:, :, :2], out2[:, :, :2])
+    assert (out[:, :, 2] - out2[:, :, 2]).abs().max() > 1e-3
+
+
+@torch.no_grad()
+def test_streaming_with_cached_keys_equals_the_whole_clip(dit):
+    text = dit.encode_text(["a blue cube slides"])
+    x, t, c = _inputs(frames=3)
+    whole = dit(x, t, c, text)
+    cache = KVCache.empty(dit.cfg.depth)
+    first = dit(x[:, :, :2], t[:, :2], c[:, :, :2], text, cache, write_cache=True)
+    rest = dit(x[:, :, 2:], t[:, 2:], c[:, :, 2:], text, cache)
+    torch.testing.assert_close(torch.cat([first, rest], 2), whole, atol=2e-5, rtol=1e-4)
+    assert cache.frames == 2
+
+
+@torch.no_grad()
+def test_the_prompt_changes_the_prediction(dit):
+    x, t, c = _inputs()
+    red = dit(x, t, c, dit.encode_text(["a red ball"]))
+    blue = dit(x, t, c, dit.encode_text(["a blue ball"]))
+    assert (red - blue).abs().max() > 1e-4
+
+
+def test_the_tokenizer_reads_world_words_and_marks_the_rest_unknown(dit):
+    tok = dit.tokenizer
+    ids, mask = tok.encode(["A red Ball, zooming!", ""])
+    words = [tok.vocabulary[i] for i in ids[0][mask[0]].tolist()]
+    assert words[:3] == [BOS, "a", "red"] and "ball" in words
+    assert tok.vocabulary[ids[1, 0]] == BOS and mask[1].sum() == 1
+    assert tok.unknown_words("a red flibbertigibbet") == ["flibbertigibbet"]
+    assert Tokenizer(tok.vocabulary, 4).encode(["one two three four five"])[1].sum() == 4
+    assert UNK in tok.vocabulary
+
+
+def test_weights_round_trip_and_missing_files_say_so(dit, tmp_path):
+    dit.save(tmp_path / "dit.safetensors", training={"steps": 3})
+    again = VideoDiT.load(tmp_path / "dit.safetensors")
+    for (name, a), b in zip(dit.state_dict().items(), again.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    assert again.cfg == dit.cfg and again.training_info == {"steps": 3}
+    with pytest.raises(ModelLoadError, match="generator's weights are missing"):
+        BuiltinModel.load(tmp_path / "nowhere")
+    CausalVideoVAE(vae_preset("tiny")).save(tmp_path / "vae.safetensors")
+    with pytest.raises(ModelLoadError, match="latent channels"):
+        BuiltinModel.load(tmp_path)
+
+
+# ----------------------------------------------------------------------------- controls
+
+
+def test_camera_field_points_where_the_content_goes():
+    controls = compile_shot(preset("pan-right", 9), [], width=64, height=64, frames=9, fps=12)
+    channels = controls_from_shot(controls, 8, 8)
+    assert channels.shape == (8, 3, 8, 8)
+    assert np.all(channels[0, 0] == 0) and channels[2].min() == 1  # frame 0 still; camera on
+    assert channels[0, -1].mean() < -0.5  # pan right: the scene slides left
+    assert np.all(channels[7] == 0)  # no strokes
+    still = camera_displacement(np.eye(3)[None].repeat(2, 0), 8, 8, 64, 64)
+    assert np.abs(still).max() < 1e-6
+    assert list(latent_frame_sources(25)) == [0, 4, 8, 12, 16, 20, 24]
+    with pytest.raises(InvalidRequest, match="1 \\+ 4k"):
+        latent_frame_sources(24)
+
+
+def test_a_stroke_becomes_a_region_and_its_path():
+    mask = np.zeros((64, 64), np.float32)
+    mask[8:24, 8:24] = 1
+    stroke = MotionStroke(
+        mask, trajectory=[TrajectoryPoint(0.25, 0.25), TrajectoryPoint(0.75, 0.25)]
+    )
+    controls = compile_shot(CameraPath([]), [stroke], width=64, height=64, frames=9, fps=12)
+    ch = controls_from_shot(controls, 8, 8)
+    assert ch[7].min() == 1 and ch[5, 0, 2, 2] > 0.5 and ch[5, 0, 6, 6] == 0
+    assert ch[3, -1, 2, 2] == pytest.approx(0.5 * 4.0, rel=0.05)  # half the frame, scaled by 4
+    assert ch[6, -1, 2, 6] > 0.5  # the region arrived on the right
+    assert np.allclose(ch[4], 0)  # no vertical travel
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def test_schedule_runs_from_noise_to_clean_and_lingers_early():
+    levels = schedule(8)
+    assert levels[0] == 1 and levels[-1] == 0
+    assert all(a > b for a, b in zip(levels, levels[1:]))
+    assert levels[1] > 1 - 1 / 8  # shift spends more steps at high noise
+
+
+@torch.no_grad()
+def test_sampling_is_deterministic_keeps_given_frames_and_can_be_cancelled(dit):
+    text, null = dit.encode_text(["a red ball"]), dit.encode_text([""])
+    noise = torch.randn(1, 16, 3, 4, 4, generator=torch.Generator().manual_seed(3))
+    controls = torch.zeros(1, 8, 3, 4, 4)
+    given = torch.randn(1, 16, 3, 4, 4)
+    first = torch.tensor([True, False, False])
+    seen = []
+    a = sample(dit, noise, controls, text, null, steps=4, given=given, given_frames=first,
+               on_step=lambda i, n, x0: seen.append(i))  # fmt: skip
+    b = sample(dit, noise, controls, text, null, steps=4, given=given, given_frames=first)
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[:, :, 0], given[:, :, 0])
+    assert seen == [1, 2, 3, 4]
+    unguided = sample(dit, noise, controls, text, null, steps=4, guidance=Guidance(1.0))
+    assert (unguided - a).abs().max() > 1e-4
+
+    calls = []
+
+    def cancel_after_two():
+        calls.append(1)
+        if len(calls) > 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        sample(dit, noise, controls, text, null, steps=6, check_cancel=cancel_after_two)
+
+
+def test_native_plan_keeps_duration_and_aspect():
+    plan = native_plan(512, 288, 48, 24.0)  # the sample's first shot: 2 s, 16:9
+    assert (plan.width, plan.height, plan.frames, plan.fps) == (128, 80, 25, 12.0)
+    assert native_plan(128, 128, 25, 12.0).frames == 25
+    with pytest.raises(InvalidRequest, match="up to 4 seconds"):
+        native_plan(128, 128, 240, 24.0)
+    clip = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (0, 100, 200)])
+    assert [f[0, 0, 0] for f in retime(clip, 5)] == [0, 50, 100, 150, 200]
+
+
+# ----------------------------------------------------------------------------- the backend
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = Project.new(tmp_path / "P")
+    project.width, project.height = 64, 48
+    project.fps = 12.0
+    project.shots = [
+        Shot(prompt="a red ball rolls", duration=9, camera=preset("pan-left", 9), seed=5)
+    ]
+    project.save()
+    return project
+
+
+def _run(request, weights, cancel_at_preview: bool = False):
+    events: queue.Queue = queue.Queue()
+    engine = Engine(events.put, device="cpu", backend_factory=lambda name: BuiltinBackend(weights))
+    try:
+        job = engine.submit(request)
+        seen = []
+        while not seen or not isinstance(seen[-1], (JobFinished, JobCancelled, JobFailed)):
+            seen.append(events.get(timeout=60))
+            if cancel_at_preview and isinstance(seen[-1], JobPreview):
+                engine.cancel(job)
+        return seen
+    finally:
+        assert engine.shutdown()
+
+
+def test_the_backend_streams_previews_and_returns_the_shot_size(project, weights):
+    request = dataclasses.replace(
+        request_for_shot(project, project.shots[0]), backend="builtin", steps=4
+    )
+    events = _run(request, weights)
+    previews = [e for e in events if isinstance(e, JobPreview)]
+    assert len(previews) >= 2 and previews[-1].complete and not previews[0].complete
+    finished = events[-1]
+    assert isinstance(finished, JobFinished) and finished.frames.shape == (9, 48, 64, 3)
+    again = _run(request, weights)[-1].frames
+    np.testing.assert_array_equal(finished.frames, again)  # the seed fixes the clip
+
+
+def test_cancelling_mid_generation_stops_the_job(project, weights):
+    request = dataclasses.replace(
+        request_for_shot(project, project.shots[0]), backend="builtin", steps=12
+    )
+    events = _run(request, weights, cancel_at_preview=True)
+    assert isinstance(events[-1], JobCancelled)
+
+
+def test_capabilities_say_what_the_model_honours():
+    caps = BuiltinBackend().capabilities()
+    assert caps.text and caps.camera and caps.motion_brush and caps.keyframe and caps.uses_steps
+    CancelToken()  # the protocol's pieces import without loading any weights
