@@ -113,6 +113,7 @@ class Backend(Protocol):
 #: backend name -> "module:Class", imported only when first used
 BACKENDS: dict[str, str] = {
     "previs": "engine.backends.previs:PrevisBackend",
+    "builtin": "engine.backends.builtin:BuiltinBackend",
 }
 
 

@@ -1,0 +1,90 @@
+"""The built-in model as a backend: Kinema's own generator, on the CPU, no download.
+
+Weights load once (`load`) and stay warm. A request is made at the model's native scale
+(`engine.models.pipeline.native_plan`) and brought back to the shot's size and frame rate.
+The prompt, the camera path and move strokes condition the model; with a keyframe, frame 0 is
+the keyframe, static strokes hold their region, and the previs (the keyframe carried by the
+camera and strokes) guides the clip by `guide_strength`. A preview of the clip's current
+estimate is decoded every other step, so the viewer shows it forming.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import Capabilities
+
+
+class BuiltinBackend:
+    name = "builtin"
+
+    def __init__(self, weights: str | Path | None = None):
+        self._weights = weights
+        self._model = None
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            name=self.name,
+            label="Built-in model",
+            description=(
+                "Kinema's own small video model, trained on its procedural world: follows the "
+                "prompt, the keyframe, the camera path and the motion brush; runs on the CPU."
+            ),
+            text=True,
+            keyframe=True,
+            camera=True,
+            motion_brush=True,
+            static_brush=True,
+            extension=True,
+            streaming=False,
+            uses_steps=True,
+            max_frames=2400,
+        )
+
+    def load(self, device: str) -> None:
+        from ..models.pipeline import WEIGHTS, BuiltinModel
+
+        if self._model is None:
+            self._model = BuiltinModel.load(self._weights or WEIGHTS, device)
+
+    def generate(self, request, controls, report, cancel) -> np.ndarray:
+        from ..controls import fit_keyframe
+        from ..models.pipeline import native_plan, resize_frames, retime
+
+        if self._model is None:
+            self.load(request.device or "cpu")
+        plan = native_plan(controls.width, controls.height, controls.frames, controls.fps)
+        native = controls.resample(plan.width, plan.height, plan.frames)
+        keyframe = None
+        if controls.keyframe is not None:
+            keyframe = fit_keyframe(controls.keyframe, plan.width, plan.height)
+        elif controls.strokes:
+            report.notice("Without a keyframe the strokes steer the model but hold nothing still.")
+        if not (request.shot.get("prompt") or "").strip() and keyframe is None:
+            report.notice("No prompt and no keyframe: the model will invent a scene.")
+        steps = max(1, int(request.steps))
+        guide = native.guide if keyframe is not None else None
+
+        def on_preview(frames: np.ndarray, step: int, total: int) -> None:
+            report.progress(step, total, "steps")
+            report.preview(frames, step, total, complete=False)
+
+        frames = self._model.generate(
+            request.shot.get("prompt", ""),
+            native,
+            steps=steps,
+            guidance=float(request.guidance),
+            seed=int(request.seed),
+            keyframe=keyframe,
+            guide=guide,
+            guide_strength=float(request.guide_strength),
+            on_preview=on_preview,
+            preview_every=2,
+            check_cancel=cancel.raise_if_cancelled,
+        )
+        frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)
+        report.progress(steps, steps, "steps")
+        report.preview(frames, steps, steps, complete=True)
+        return frames

@@ -1,0 +1,198 @@
+"""The built-in model end to end: prompt + controls (+ keyframe) -> frames, with previews.
+
+The generator works at its native scale (128 pixels on the long side, 12 frames per second,
+1 + 4k frames), which is what keeps it faster than real time on a laptop CPU. A request at
+another size or frame rate is generated at native scale over the same duration and aspect,
+then resized and retimed to what the shot asks for, so a shot's length and framing never
+depend on the backend.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InvalidRequest, ModelLoadError
+from .conditioning import controls_from_shot, static_mask_at
+from .dit import VideoDiT
+from .flow import Guidance, sample
+from .vae import CausalVideoVAE, frames_to_tensor, tensor_to_frames
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "models" / "builtin"
+NATIVE_SIDE = 128
+NATIVE_FPS = 12.0
+MAX_NATIVE_FRAMES = 49  # 4 s at 12 fps: the length the generator was trained near
+
+
+@dataclass(frozen=True)
+class NativePlan:
+    """How a request maps onto the model's native scale."""
+
+    width: int
+    height: int
+    frames: int  # 1 + 4k
+    fps: float
+
+
+def native_plan(width: int, height: int, frames: int, fps: float) -> NativePlan:
+    """Long side 128, short side the same aspect rounded to 16 (the latent patch), and the
+    request's duration at 12 fps rounded up to 1 + 4k frames."""
+    scale = NATIVE_SIDE / max(width, height)
+    w = max(16, math.floor(width * scale / 16 + 0.5) * 16)
+    h = max(16, math.floor(height * scale / 16 + 0.5) * 16)
+    seconds = frames / fps
+    k = max(1, math.ceil((seconds * NATIVE_FPS - 1) / 4))
+    n = 1 + 4 * k
+    if n > MAX_NATIVE_FRAMES:
+        limit = MAX_NATIVE_FRAMES / NATIVE_FPS
+        raise InvalidRequest(
+            f"The built-in model makes shots of up to {limit:.0f} seconds; this one is "
+            f"{seconds:.1f} s. Shorten the shot or split it in two."
+        )
+    return NativePlan(w, h, n, NATIVE_FPS)
+
+
+def retime(frames: np.ndarray, count: int) -> np.ndarray:
+    """Resample (T, H, W, 3) uint8 to `count` frames over the same duration (linear blend)."""
+    t = frames.shape[0]
+    if t == count:
+        return frames
+    positions = np.linspace(0, t - 1, count)
+    lo = np.floor(positions).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    w = (positions - lo)[:, None, None, None].astype(np.float32)
+    out = frames[lo].astype(np.float32) * (1 - w) + frames[hi].astype(np.float32) * w
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    if frames.shape[1:3] == (height, width):
+        return frames
+    return np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames])
+
+
+class BuiltinModel:
+    """The VAE and the generator, loaded once and kept warm."""
+
+    def __init__(self, vae: CausalVideoVAE, dit: VideoDiT, device: str | torch.device = "cpu"):
+        self.vae, self.dit, self.device = vae.eval(), dit.eval(), torch.device(device)
+
+    @classmethod
+    def load(cls, folder: str | Path = WEIGHTS, device: str = "cpu") -> BuiltinModel:
+        folder = Path(folder)
+        dit_path = folder / "dit.safetensors"
+        if not dit_path.is_file():
+            raise ModelLoadError(
+                f"The built-in generator's weights are missing ({dit_path}). Reinstall Kinema, "
+                "or train them with 'kinema train dit'."
+            )
+        vae = CausalVideoVAE.load(folder / "vae.safetensors", device)
+        dit = VideoDiT.load(dit_path, device)
+        if dit.cfg.latent_channels != vae.cfg.latent_channels:
+            raise ModelLoadError(
+                f"The generator in {folder} expects {dit.cfg.latent_channels} latent channels but "
+                f"the VAE beside it makes {vae.cfg.latent_channels}: the two files come from "
+                "different models."
+            )
+        return cls(vae, dit, device)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt: str,
+        controls,  # ShotControls at the model's native size (see native_plan)
+        steps: int = 8,
+        guidance: float = 3.0,
+        seed: int = 0,
+        keyframe: np.ndarray | None = None,  # (h, w, 3) uint8 at native size, frame 0 given
+        context: np.ndarray | None = None,  # (t, h, w, 3) uint8 frames to continue from
+        guide: np.ndarray | None = None,  # (T, h, w, 3) uint8 guide video (the previs)
+        guide_strength: float = 0.0,  # 0: ignore the guide; 1: keep its layout and motion
+        on_preview: Callable[[np.ndarray, int, int], None] | None = None,
+        preview_every: int = 1,
+        check_cancel: Callable[[], None] | None = None,
+    ) -> np.ndarray:
+        """uint8 (T, h, w, 3) at native size; `on_preview(frames, step, steps)` as it forms."""
+        h, w = controls.height // 8, controls.width // 8
+        frames = controls.frames
+        latent_frames = 1 + (frames - 1) // 4
+        channels = self.dit.cfg.latent_channels
+        cond = torch.from_numpy(controls_from_shot(controls, w, h))[None].to(self.device)
+        generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
+        noise = torch.randn((1, channels, latent_frames, h, w), generator=generator).to(self.device)
+        text = self.dit.encode_text([prompt])
+        null = self.dit.encode_text([""])
+
+        given, given_frames, hold = None, None, None
+        if context is not None:
+            given, given_frames = self._context(context, latent_frames)
+        elif keyframe is not None:
+            latent = self.vae.normalize(
+                self.vae.encode(frames_to_tensor(keyframe[None]).to(self.device))
+            )
+            given = torch.zeros_like(noise)
+            given[:, :, :1] = latent
+            given_frames = torch.zeros(latent_frames, dtype=torch.bool)
+            given_frames[0] = True
+            static = static_mask_at(controls, w, h)
+            if static.any():
+                hold = (latent.expand_as(noise), torch.from_numpy(static).to(self.device))
+
+        init, start = None, 1.0
+        if guide is not None and guide_strength > 0:
+            init = self.vae.normalize(self.vae.encode(frames_to_tensor(guide).to(self.device)))
+            start = 1.0 - 0.7 * float(min(max(guide_strength, 0.0), 1.0))
+
+        def decode(x0: torch.Tensor) -> np.ndarray:
+            return tensor_to_frames(self.vae.decode(self.vae.denormalize(x0)))
+
+        def on_step(i: int, total: int, x0: torch.Tensor) -> None:
+            if on_preview is not None and i < total and (i % preview_every == 0 or i == 1):
+                on_preview(decode(x0), i, total)
+
+        x0 = sample(
+            self.dit,
+            noise,
+            cond,
+            text,
+            null,
+            steps=steps,
+            guidance=Guidance(guidance),
+            given=given,
+            given_frames=given_frames,
+            hold=hold,
+            on_step=on_step,
+            check_cancel=check_cancel,
+            init=init,
+            start=start,
+        )
+        return decode(x0)
+
+    def _context(self, context: np.ndarray, latent_frames: int):
+        """Latents of frames to continue from: the clip's last 1 + 4j frames become the first
+        latent frames, held clean, and the rest is generated after them (extension)."""
+        usable = 1 + 4 * ((len(context) - 1) // 4)
+        latents = self.vae.normalize(
+            self.vae.encode(frames_to_tensor(context[-usable:]).to(self.device))
+        )
+        count = min(latents.shape[2], latent_frames - 1)
+        given = torch.zeros(
+            (1, latents.shape[1], latent_frames, *latents.shape[3:]), device=self.device
+        )
+        given[:, :, :count] = latents[:, :, -count:]
+        mask = torch.zeros(latent_frames, dtype=torch.bool)
+        mask[:count] = True
+        return given, mask
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
