@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -123,6 +124,9 @@ def example(seed: int, frames: int = 25, size: int = 128) -> dict:
     }
 
 
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _example_star(args):
     return example(*args)
 
@@ -147,7 +151,18 @@ class ExampleStream:
 
         self.queue: queue.Queue = queue.Queue(depth)
         self._stop = threading.Event()
-        self._pool = multiprocessing.get_context("spawn").Pool(max(1, workers), _quiet_worker)
+        # spawned workers read these at start: one BLAS / OpenMP thread each, or 16 workers
+        # each start 16 threads and the trainer's own process starves
+        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+        try:
+            self._pool = multiprocessing.get_context("spawn").Pool(max(1, workers), _quiet_worker)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         seeds = ((s, frames, size) for s in range(start, start + 10**9))
         self._iter = self._pool.imap(_example_star, seeds, chunksize=4)
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -454,7 +469,7 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
     )
     buffer = ReplayBuffer(o.buffer)
     pending: list[dict] = []
-    last, losses, code = time.perf_counter(), [], 0
+    last, losses, code, absorbing = time.perf_counter(), [], 0, 0.0
 
     def absorb(most: int) -> None:
         pending.extend(stream.take(most))
@@ -475,6 +490,7 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
             while not trainer.done():
                 tick = time.perf_counter()
                 absorb(args.fresh)
+                absorbing += time.perf_counter() - tick
                 stats = trainer.train_step(buffer)
                 trainer.wall_time += time.perf_counter() - tick
                 losses.append(stats["loss"])
@@ -485,16 +501,18 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
                         loss=torch.stack(losses).mean().item(),
                         grad_norm=stats["grad_norm"].item(),
                         sec_per_step=(now - last) / max(1, len(losses)),
+                        absorb_per_step=absorbing / max(1, len(losses)),  # host time on new clips
                         buffer=buffer.size,
                         clips_seen=trainer.clips_seen,
                         minutes=trainer.wall_time / 60,
                     )
-                    losses, last = [], now
+                    losses, last, absorbing = [], now, 0.0
                     log.write(json.dumps(stats) + "\n")
                     log.flush()
                     print(
                         f"step {trainer.step:6d}  loss {stats['loss']:.4f}  lr {stats['lr']:.1e}  "
-                        f"{stats['sec_per_step'] * 1e3:.0f} ms/step  buffer {buffer.size}  "
+                        f"{stats['sec_per_step'] * 1e3:.0f} ms/step "
+                        f"({stats['absorb_per_step'] * 1e3:.0f} on new clips)  buffer {buffer.size}  "
                         f"clips {trainer.clips_seen}  {stats['minutes']:.1f} min",
                         flush=True,
                     )
