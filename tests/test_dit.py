@@ -263,3 +263,21 @@ def test_capabilities_say_what_the_model_honours():
     caps = BuiltinBackend().capabilities()
     assert caps.text and caps.camera and caps.motion_brush and caps.keyframe and caps.uses_steps
     CancelToken()  # the protocol's pieces import without loading any weights
+
+
+def test_eval_builtin_writes_a_report_and_a_sheet(weights, tmp_path):
+    import json
+
+    from engine.cli import main
+
+    report, sheet = tmp_path / "builtin.json", tmp_path / "sheet.png"
+    args = ["eval", "builtin", "--weights", weights, "--clips", "1", "--steps", "2"]
+    assert main([*args, "--report", str(report), "--sheet", str(sheet)]) == 0
+    data = json.loads(report.read_text())
+    summary = data["summary"]
+    assert data["cases"][0]["seed"] == 0 and summary["cases"] == 1
+    for key in ("prompt_adherence", "camera_direction_ok", "flicker_ratio", "i2v_frame0_psnr"):
+        assert key in summary
+    assert summary["world_camera_direction_ok"] == 1.0  # the metric agrees with the truth
+    assert sheet.stat().st_size > 1000
+    assert main(["eval", "builtin", "--weights", str(tmp_path / "none")]) == 2
