@@ -188,7 +188,9 @@ class Engine:
         backend = self._backends.get(name)
         if backend is None:
             backend = self._backend_factory(name)
-            backend.load(resolve_device(self._device))
+            # only model backends need torch to settle 'auto'; previs loads in microseconds
+            needs_device = backend.capabilities().uses_device
+            backend.load(resolve_device(self._device) if needs_device else "cpu")
             self._backends[name] = backend  # kept warm only once it loaded
         return backend
 

@@ -38,6 +38,7 @@ class Capabilities:
     extension: bool = False  # continues an existing clip
     streaming: bool = False  # yields finished frames chunk by chunk
     uses_steps: bool = False  # the steps / guidance settings mean something
+    uses_device: bool = False  # runs a model on a torch device (cpu / cuda); 'auto' resolves
     max_frames: int = 1024
     size_multiple: int = 2  # width and height must be multiples of this
     max_side: int = 4096

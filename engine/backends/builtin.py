@@ -40,6 +40,7 @@ class BuiltinBackend:
             extension=True,
             streaming=False,
             uses_steps=True,
+            uses_device=True,
             max_frames=2400,
         )
 
