@@ -202,8 +202,9 @@ def test_native_plan_keeps_duration_and_aspect():
     plan = native_plan(512, 288, 48, 24.0)  # the sample's first shot: 2 s, 16:9
     assert (plan.width, plan.height, plan.frames, plan.fps) == (128, 80, 25, 12.0)
     assert native_plan(128, 128, 25, 12.0).frames == 25
-    with pytest.raises(InvalidRequest, match="up to 4 seconds"):
-        native_plan(128, 128, 240, 24.0)
+    assert native_plan(128, 128, 240, 24.0).frames == 121  # 10 s: streamed
+    with pytest.raises(InvalidRequest, match="up to 20 seconds"):
+        native_plan(128, 128, 24 * 30, 24.0)
     clip = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (0, 100, 200)])
     assert [f[0, 0, 0] for f in retime(clip, 5)] == [0, 50, 100, 150, 200]
 
@@ -281,3 +282,42 @@ def test_eval_builtin_writes_a_report_and_a_sheet(weights, tmp_path):
     assert summary["world_camera_direction_ok"] == 1.0  # the metric agrees with the truth
     assert sheet.stat().st_size > 1000
     assert main(["eval", "builtin", "--weights", str(tmp_path / "none")]) == 2
+
+
+@torch.no_grad()
+def test_streaming_yields_final_chunks_that_match_a_cached_replay(dit):
+    from engine.models.flow import remember, sample_stream
+
+    text, null = dit.encode_text(["a red ball"]), dit.encode_text([""])
+    noise = torch.randn(1, 16, 5, 4, 4, generator=torch.Generator().manual_seed(4))
+    controls = torch.zeros(1, 8, 5, 4, 4)
+    given = torch.randn(1, 16, 1, 4, 4)
+    chunks = list(sample_stream(dit, noise, controls, text, null, steps=3, given=given))
+    assert [start for start, _ in chunks] == [0, 1, 3]
+    assert [c.shape[2] for _, c in chunks] == [1, 2, 2]
+    torch.testing.assert_close(chunks[0][1], given)
+    again = list(sample_stream(dit, noise, controls, text, null, steps=3, given=given))
+    for (_, a), (_, b) in zip(chunks, again, strict=True):
+        torch.testing.assert_close(a, b)  # deterministic
+
+    # a window of two frames keeps the cache small and attention on the nearest frames
+    cache = KVCache.empty(dit.cfg.depth)
+    for start, part in chunks:
+        remember(dit, part, controls[:, :, start : start + part.shape[2]], text, null,
+                 Guidance(), cache, window=2)  # fmt: skip
+    assert cache.frames == 5 and cache.held_tokens == 2 * 4 and cache.keys[0].shape[0] == 2
+
+
+def test_a_long_shot_streams_finished_frames(tmp_path, weights):
+    project = Project.new(tmp_path / "Long")
+    project.width, project.height, project.fps = 32, 32, 12.0
+    project.shots = [Shot(prompt="a red ball", duration=61, camera=preset("pan-right", 61), seed=2)]
+    project.save()
+    request = dataclasses.replace(
+        request_for_shot(project, project.shots[0]), backend="builtin", steps=2
+    )
+    events = _run(request, weights)
+    lengths = [len(e.frames) for e in events if isinstance(e, JobPreview)]
+    assert lengths[:2] == [5, 13]  # latents 0-1 (1 + 4 frames), then 8 frames per chunk
+    assert lengths == sorted(lengths) and isinstance(events[-1], JobFinished)
+    assert events[-1].frames.shape == (61, 32, 32, 3)

@@ -5,7 +5,8 @@ Weights load once (`load`) and stay warm. A request is made at the model's nativ
 The prompt, the camera path and move strokes condition the model; with a keyframe, frame 0 is
 the keyframe, static strokes hold their region, and the previs (the keyframe carried by the
 camera and strokes) guides the clip by `guide_strength`. A preview of the clip's current
-estimate is decoded every other step, so the viewer shows it forming.
+estimate is decoded every other step, so the viewer shows it forming; shots longer than four
+seconds stream instead, chunk by chunk, each chunk final when it appears.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class BuiltinBackend:
             motion_brush=True,
             static_brush=True,
             extension=True,
-            streaming=False,
+            streaming=True,
             uses_steps=True,
             uses_device=True,
             max_frames=2400,
@@ -52,7 +53,7 @@ class BuiltinBackend:
 
     def generate(self, request, controls, report, cancel) -> np.ndarray:
         from ..controls import fit_keyframe
-        from ..models.pipeline import native_plan, resize_frames, retime
+        from ..models.pipeline import WHOLE_FRAMES, native_plan, resize_frames, retime
 
         if self._model is None:
             self.load(request.device or "cpu")
@@ -71,6 +72,24 @@ class BuiltinBackend:
         def on_preview(frames: np.ndarray, step: int, total: int) -> None:
             report.progress(step, total, "steps")
             report.preview(frames, step, total, complete=False)
+
+        if plan.frames > WHOLE_FRAMES:  # a long shot streams: finished frames as they come
+            frames = self._model.stream(
+                request.shot.get("prompt", ""),
+                native,
+                steps=steps,
+                guidance=float(request.guidance),
+                seed=int(request.seed),
+                keyframe=keyframe,
+                on_frames=lambda f, done, total: (
+                    report.progress(done, total, "latent frames"),
+                    report.preview(f, done, total, complete=False),
+                ),
+                check_cancel=cancel.raise_if_cancelled,
+            )
+            frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)
+            report.preview(frames, steps, steps, complete=True)
+            return frames
 
         frames = self._model.generate(
             request.shot.get("prompt", ""),

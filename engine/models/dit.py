@@ -140,11 +140,23 @@ class KVCache:
 
     keys: list[torch.Tensor | None]
     values: list[torch.Tensor | None]
-    frames: int = 0  # latent frames held
+    frames: int = 0  # latent frames seen so far: the next frame's position
 
     @classmethod
     def empty(cls, depth: int) -> KVCache:
         return cls([None] * depth, [None] * depth, 0)
+
+    @property
+    def held_tokens(self) -> int:
+        """Tokens whose keys are still in the cache (a window may have dropped older ones)."""
+        return 0 if self.keys[0] is None else self.keys[0].shape[2]
+
+    def keep_last(self, frames: int, per_frame: int) -> None:
+        """Forget all but the last `frames` latent frames (positions keep counting)."""
+        keep = frames * per_frame
+        for i, (k, v) in enumerate(zip(self.keys, self.values, strict=True)):
+            if k is not None and k.shape[2] > keep:
+                self.keys[i], self.values[i] = k[:, :, -keep:], v[:, :, -keep:]
 
 
 @dataclass
@@ -312,7 +324,8 @@ class VideoDiT(nn.Module):
         offset = cache.frames if cache is not None else 0
         rope = rope_tables(frames, h // p, w // p, cfg.head_dim, offset, x.device)
         per_frame = (h // p) * (w // p)
-        mask = block_causal_mask(frames, per_frame, offset, x.device)
+        held = cache.held_tokens // per_frame if cache is not None else 0
+        mask = block_causal_mask(frames, per_frame, held, x.device)
         text_mask = text.mask
         for i, block in enumerate(self.blocks):
             x = block(

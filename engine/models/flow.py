@@ -53,20 +53,43 @@ def guided_velocity(
         torch.cat([t, t]),
         torch.cat([controls, free]),
         TextContext.cat([text, null]),
-        _double(cache),
+        cache,
     )
     cond, uncond = both.chunk(2)
     return uncond + guidance.scale * (cond - uncond)
 
 
-def _double(cache: KVCache | None) -> KVCache | None:
-    if cache is None or cache.frames == 0:
-        return cache
-    return KVCache(
-        [None if k is None else torch.cat([k, k]) for k in cache.keys],
-        [None if v is None else torch.cat([v, v]) for v in cache.values],
-        cache.frames,
-    )
+def _guided(null: TextContext | None, guidance: Guidance) -> bool:
+    return null is not None and guidance.scale != 1.0
+
+
+def remember(
+    model: VideoDiT,
+    clean: torch.Tensor,  # (1, C, t, h, w) finished latent frames
+    controls: torch.Tensor,  # (1, control_channels, t, h, w)
+    text: TextContext,
+    null: TextContext | None,
+    guidance: Guidance,
+    cache: KVCache,
+    window: int | None = None,
+) -> None:
+    """Append finished frames to `cache` (both guidance branches when guided: the unguided
+    branch's keys differ, since they saw another prompt), keeping the last `window` frames."""
+    t = torch.zeros(clean.shape[0], clean.shape[2], device=clean.device)
+    if _guided(null, guidance):
+        free = controls if guidance.keep_controls else torch.zeros_like(controls)
+        model(
+            torch.cat([clean, clean]),
+            torch.cat([t, t]),
+            torch.cat([controls, free]),
+            TextContext.cat([text, null]),
+            cache,
+            write_cache=True,
+        )
+    else:
+        model(clean, t, controls, text, cache, write_cache=True)
+    if window is not None:
+        cache.keep_last(window, clean.shape[3] * clean.shape[4] // model.cfg.patch**2)
 
 
 @torch.no_grad()
@@ -128,3 +151,52 @@ def sample(
         if on_step is not None:
             on_step(i + 1, steps, x0)
     return x0 if steps else x
+
+
+@torch.no_grad()
+def sample_stream(
+    model: VideoDiT,
+    noise: torch.Tensor,  # (1, C, T, h, w)
+    controls: torch.Tensor,  # (1, control_channels, T, h, w)
+    text: TextContext,
+    null: TextContext | None,
+    steps: int = 8,
+    guidance: Guidance | None = None,
+    chunk: int = 2,
+    given: torch.Tensor | None = None,  # (1, C, g, h, w) clean first frames (keyframe, context)
+    window: int = 6,
+    check_cancel: Callable[[], None] | None = None,
+    shift: float = 2.0,
+):
+    """Generate latent frames `chunk` at a time, each finished chunk yielded at once.
+
+    Finished frames become cached keys and values (`remember`) that later chunks attend to,
+    so a frame is final as soon as it is yielded and the clip can be far longer than the
+    model's training clips: only the last `window` latent frames stay in the cache (rotary
+    positions make attention depend on distance alone, and distances stay as in training).
+    Yields (start, latents) with latents (1, C, n, h, w), given frames first.
+    """
+    guidance = guidance or Guidance()
+    frames = noise.shape[2]
+    cache = KVCache.empty(model.cfg.depth)
+    start = 0
+    if given is not None and given.shape[2]:
+        start = min(given.shape[2], frames)
+        clean = given[:, :, :start].to(noise.dtype)
+        remember(model, clean, controls[:, :, :start], text, null, guidance, cache, window)
+        yield 0, clean
+    levels = schedule(steps, shift)
+    while start < frames:
+        end = min(frames, start + chunk)
+        x = noise[:, :, start:end].clone()
+        part = controls[:, :, start:end]
+        for i in range(steps):
+            if check_cancel is not None:
+                check_cancel()
+            t = torch.full((1, end - start), levels[i], device=noise.device)
+            v = guided_velocity(model, x, t, part, text, null, guidance, cache)
+            x = x + (levels[i + 1] - levels[i]) * v
+        if end < frames:
+            remember(model, x, part, text, null, guidance, cache, window)
+        yield start, x
+        start = end

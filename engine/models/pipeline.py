@@ -22,13 +22,14 @@ import torch
 from ..errors import InvalidRequest, ModelLoadError
 from .conditioning import controls_from_shot, static_mask_at
 from .dit import VideoDiT
-from .flow import Guidance, sample
+from .flow import Guidance, sample, sample_stream
 from .vae import CausalVideoVAE, frames_to_tensor, tensor_to_frames
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "models" / "builtin"
 NATIVE_SIDE = 128
 NATIVE_FPS = 12.0
-MAX_NATIVE_FRAMES = 49  # 4 s at 12 fps: the length the generator was trained near
+WHOLE_FRAMES = 49  # up to 4 s at 12 fps a clip is made whole, previewing every step
+MAX_NATIVE_FRAMES = 241  # longer clips stream chunk by chunk, up to 20 s
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,46 @@ class BuiltinModel:
             start=start,
         )
         return decode(x0)
+
+    @torch.no_grad()
+    def stream(
+        self,
+        prompt: str,
+        controls,
+        steps: int = 8,
+        guidance: float = 3.0,
+        seed: int = 0,
+        keyframe: np.ndarray | None = None,
+        on_frames: Callable[[np.ndarray, int, int], None] | None = None,
+        check_cancel: Callable[[], None] | None = None,
+        chunk: int = 2,
+    ) -> np.ndarray:
+        """Like `generate`, but chunk by chunk: `on_frames(frames_so_far, done, total)` sees
+        finished frames as soon as they exist. Makes clips longer than the training clips."""
+        h, w = controls.height // 8, controls.width // 8
+        latent_frames = 1 + (controls.frames - 1) // 4
+        cond = torch.from_numpy(controls_from_shot(controls, w, h))[None].to(self.device)
+        generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
+        shape = (1, self.dit.cfg.latent_channels, latent_frames, h, w)
+        noise = torch.randn(shape, generator=generator).to(self.device)
+        given = None
+        if keyframe is not None:
+            given = self.vae.normalize(
+                self.vae.encode(frames_to_tensor(keyframe[None]).to(self.device))
+            )
+        decoder = self.vae.decoder_stream()
+        finished: list[np.ndarray] = []
+        text, null = self.dit.encode_text([prompt]), self.dit.encode_text([""])
+        chunks = sample_stream(
+            self.dit, noise, cond, text, null, steps, Guidance(guidance), chunk, given,
+            check_cancel=check_cancel,
+        )  # fmt: skip
+        for start, latents in chunks:
+            finished.append(tensor_to_frames(decoder.push(self.vae.denormalize(latents))))
+            if on_frames is not None:
+                done = start + latents.shape[2]
+                on_frames(np.concatenate(finished), done, latent_frames)
+        return np.concatenate(finished)
 
     def _context(self, context: np.ndarray, latent_frames: int):
         """Latents of frames to continue from: the clip's last 1 + 4j frames become the first
