@@ -51,3 +51,5 @@ def print_info() -> None:
         can = [f.name for f in fields(caps) if getattr(caps, f.name) is True]
         print(f"  {name:10s} {caps.label}: {caps.description}")
         print(f"  {'':10s} honours: {', '.join(can) or 'nothing'}; up to {caps.max_frames} frames")
+        if caps.unavailable:
+            print(f"  {'':10s} unavailable: {caps.unavailable}")

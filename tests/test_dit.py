@@ -321,3 +321,9 @@ def test_a_long_shot_streams_finished_frames(tmp_path, weights):
     assert lengths[:2] == [5, 13]  # latents 0-1 (1 + 4 frames), then 8 frames per chunk
     assert lengths == sorted(lengths) and isinstance(events[-1], JobFinished)
     assert events[-1].frames.shape == (61, 32, 32, 3)
+
+
+def test_missing_weights_are_reported_before_anyone_presses_generate(tmp_path, weights):
+    assert BuiltinBackend(weights).capabilities().unavailable == ""
+    reason = BuiltinBackend(tmp_path).capabilities().unavailable
+    assert "dit" in reason and "kinema train" in reason

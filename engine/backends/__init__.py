@@ -39,6 +39,7 @@ class Capabilities:
     streaming: bool = False  # yields finished frames chunk by chunk
     uses_steps: bool = False  # the steps / guidance settings mean something
     uses_device: bool = False  # runs a model on a torch device (cpu / cuda); 'auto' resolves
+    unavailable: str = ""  # why the backend cannot run here (e.g. weights not installed), or ""
     max_frames: int = 1024
     size_multiple: int = 2  # width and height must be multiples of this
     max_side: int = 4096

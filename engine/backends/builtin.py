@@ -26,6 +26,16 @@ class BuiltinBackend:
         self._model = None
 
     def capabilities(self) -> Capabilities:
+        from ..assets import BUILTIN_WEIGHTS
+
+        folder = Path(self._weights) if self._weights else BUILTIN_WEIGHTS
+        missing = [n for n in ("vae", "dit") if not (folder / f"{n}.safetensors").is_file()]
+        unavailable = ""
+        if missing:
+            unavailable = (
+                f"The built-in model's {' and '.join(missing)} weights are not installed in "
+                f"{folder}; train them with 'kinema train {missing[-1]}'."
+            )
         return Capabilities(
             name=self.name,
             label="Built-in model",
@@ -43,6 +53,7 @@ class BuiltinBackend:
             uses_steps=True,
             uses_device=True,
             max_frames=2400,
+            unavailable=unavailable,
         )
 
     def load(self, device: str) -> None:

@@ -38,10 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import BUILTIN_WEIGHTS
 from ..errors import InvalidRequest, ModelLoadError
 from . import ProgressLine, finite_or_none, format_table, sha256_file, write_report
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "assets/models/builtin/vae.safetensors"
+DEFAULT_WEIGHTS = BUILTIN_WEIGHTS / "vae.safetensors"
 
 #: per-clip figures, in table order: (report key, table header)
 COLUMNS = (

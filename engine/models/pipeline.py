@@ -19,13 +19,14 @@ import cv2
 import numpy as np
 import torch
 
+from ..assets import BUILTIN_WEIGHTS
 from ..errors import InvalidRequest, ModelLoadError
 from .conditioning import controls_from_shot, static_mask_at
 from .dit import VideoDiT
 from .flow import Guidance, sample, sample_stream
 from .vae import CausalVideoVAE, frames_to_tensor, tensor_to_frames
 
-WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "models" / "builtin"
+WEIGHTS = BUILTIN_WEIGHTS
 NATIVE_SIDE = 128
 NATIVE_FPS = 12.0
 WHOLE_FRAMES = 49  # up to 4 s at 12 fps a clip is made whole, previewing every step

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..assets import BUILTIN_WEIGHTS
 from ..errors import InvalidRequest, ModelLoadError
 from ..models.conditioning import camera_displacement, control_channels, latent_frame_sources
 from ..models.dit import PRESETS, DiTConfig, VideoDiT, preset
@@ -42,9 +43,7 @@ from ..weights import load_state, load_tensors, read_header, save_tensors
 TRAIN_SEED = 1_000_000
 CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.jsonl"
-DEFAULT_VAE = (
-    Path(__file__).resolve().parents[2] / "assets" / "models" / "builtin" / "vae.safetensors"
-)
+DEFAULT_VAE = BUILTIN_WEIGHTS / "vae.safetensors"
 
 
 def _option(default, help: str):
