@@ -300,9 +300,14 @@ class Inspector(QWidget):
             self.generate_button.setEnabled(False)
             self.generate_button.setToolTip("The shot's backend is not available.")
             return
-        self.backend_note.setText(caps.description)
-        self.generate_button.setEnabled(True)
-        self.generate_button.setToolTip("Generate this shot (Ctrl+Enter)")
+        if caps.unavailable:
+            self.backend_note.setText(caps.unavailable)
+            self.generate_button.setEnabled(False)
+            self.generate_button.setToolTip(caps.unavailable)
+        else:
+            self.backend_note.setText(caps.description)
+            self.generate_button.setEnabled(True)
+            self.generate_button.setToolTip("Generate this shot (Ctrl+Enter)")
         label = caps.label
         # The prompt is the shot's content, not a setting: it stays editable for the model
         # the user switches to later, with a note saying this backend ignores it.

@@ -318,6 +318,25 @@ def test_inspector_disables_what_the_backend_cannot_honour(window):
     assert labels == [c.label for c in window.bridge.capabilities().values()]
 
 
+def test_a_backend_that_cannot_run_here_says_why_before_generate(window):
+    import dataclasses
+
+    inspector = window.inspector
+    caps = inspector.capabilities["builtin"]
+    inspector.capabilities["builtin"] = dataclasses.replace(
+        caps, unavailable="The built-in model's dit weights are not installed."
+    )
+    index = inspector.backend_box.findData("builtin")
+    inspector.backend_box.setCurrentIndex(index)
+    inspector.backend_box.activated.emit(index)  # what a click on the item does
+    assert window.document.current_shot.settings.backend == "builtin"
+    assert not inspector.generate_button.isEnabled()
+    assert "not installed" in inspector.generate_button.toolTip()
+    assert "not installed" in inspector.backend_note.text()
+    window.document.undo_stack.undo()
+    assert inspector.generate_button.isEnabled()
+
+
 def test_inspector_edits_are_commands(qtbot, window):
     inspector, shot, project = (
         window.inspector,
