@@ -152,6 +152,13 @@ def bench_viewer() -> dict:
     return run()
 
 
+def bench_previs_drag() -> dict:
+    """Live previs latency while dragging a camera key and a path point in the studio (512x512)."""
+    from studio.bench import bench_previs_drag as run
+
+    return run()
+
+
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "previs": bench_previs,
     "media": bench_media,
@@ -160,6 +167,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "metrics": bench_metrics,
     "gui-stall": bench_gui_stall,
     "viewer": bench_viewer,
+    "previs-drag": bench_previs_drag,
 }
 
 

@@ -1,4 +1,4 @@
-"""GUI benchmarks for `kinema bench gui-stall` and `kinema bench viewer`.
+"""GUI benchmarks for `kinema bench gui-stall`, `kinema bench viewer` and `previs-drag`.
 
 Figures, never assertions: they go in a table, measured side by side in one run.
 
@@ -8,6 +8,11 @@ Figures, never assertions: they go in a table, measured side by side in one run.
   over the same time idle, is how long the window could not respond.
 - `bench_viewer`: the viewer playing 1920x1080 frames at 60 fps, at "fit" and at 100 %;
   counts the frames painted against the frames due, and the paint time per frame.
+- `bench_previs_drag`: the real window at 512x512; real mouse events drag a camera key in
+  the graph editor and then a path point on the brush canvas at 60 moves a second. For
+  every previs frame that reaches the viewer, the time from the mouse move that asked for
+  it; next to it, what remaking the whole clip per move would cost, and the worst stall
+  of the event loop while dragging.
 
 The engine calls these through `engine/bench.py` with a lazy import, so `engine` never
 imports Qt. Both run on the offscreen platform unless a display is already chosen.
@@ -262,4 +267,125 @@ def _time_once(fn) -> float:
     return time.perf_counter() - start
 
 
-BENCHMARKS = {"gui-stall": bench_gui_stall, "viewer": bench_viewer}
+def bench_previs_drag(
+    size: tuple[int, int] = (512, 512), moves: int = 60, move_ms: float = 1000 / 60
+) -> dict:
+    """Edit-to-screen latency of the live previs while dragging (camera key, path point)."""
+    app = _application()
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    from . import settings
+    from .commands import SetResolution
+    from .live_previs import previs_clip
+    from .main_window import MainWindow
+
+    scratch = Path(tempfile.mkdtemp(prefix="kinema-bench-"))
+    settings.configure("Kinema-bench", "previs-drag", scratch / "settings")
+    project = scratch / SAMPLE.name
+    shutil.copytree(SAMPLE, project)
+    window = MainWindow(restore_layout=False)
+    results: dict = {"size": f"{size[0]}x{size[1]}", "moves": moves}
+    try:
+        window.resize(1600, 1000)
+        window.show()
+        window.files.open_path(project, offer_recovery=False)
+        document = window.document
+        document.push(SetResolution(document, *size))
+        shot = document.current_shot
+        live = window.live_previs
+        _run_for(app, 5.0, until=lambda: live.base_image(shot) is not None)
+        inputs = live.inputs(shot)
+        clip_s = statistics.median(_time_once(lambda: previs_clip(inputs)) for _ in range(3))
+        results["whole_clip_ms"] = clip_s * 1e3
+        probe = _StallProbe()
+
+        def run_drag(widget, start: QPointF, end: QPointF) -> dict:
+            window.presenter.previs_latencies.clear()
+            window.presenter.previs_breakdown.clear()
+            QTest.mousePress(widget, Qt.MouseButton.LeftButton, pos=start.toPoint())
+            probe.start()
+            began = time.perf_counter()
+            for i in range(1, moves + 1):
+                u = i / moves
+                wave = (1 - abs(2 * u - 1)) if i < moves else 1.0  # out and back, then on
+                point = start + (end - start) * wave
+                QTest.mouseMove(widget, QPoint(round(point.x()), round(point.y())))
+                target = began + i * move_ms / 1000
+                _run_for(app, max(0.0, target - time.perf_counter()))
+            _run_for(app, 1.0, until=lambda: live.idle)
+            stall = probe.stop()
+            QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=end.toPoint())
+            latencies = np.asarray(window.presenter.previs_latencies) * 1e3
+            parts = np.asarray(window.presenter.previs_breakdown).reshape(-1, 3) * 1e3
+            waiting, making, handing = (
+                np.median(parts, axis=0) if len(parts) else (float("nan"),) * 3
+            )
+            _run_for(app, 3.0, until=lambda: live.idle and window.viewer.kind == "previs")
+            return {
+                "shown": int(latencies.size),
+                "median_ms": float(np.median(latencies)) if latencies.size else float("nan"),
+                "p95_ms": float(np.percentile(latencies, 95)) if latencies.size else float("nan"),
+                "max_ms": float(latencies.max()) if latencies.size else float("nan"),
+                "worst_stall_ms": stall["worst_ms"],
+                "waiting_ms": float(waiting),  # for a free worker (the newest edit wins)
+                "making_ms": float(making),  # on the worker
+                "handing_ms": float(handing),  # until the GUI thread shows it
+            }
+
+        window.camera_dock.raise_()
+        editor = window.camera_editor
+        _run_for(app, 0.3)
+        window.viewer.seek(30)
+        plot = editor.plots["pan"]
+        key = next(k for k in editor.path.sorted().keyframes if k.frame > 0)
+        start = QPointF(plot.widget_pos(key.frame, key.pose.pan, editor.graph))
+        end = QPointF(plot.widget_pos(key.frame, key.pose.pan + 10, editor.graph))
+        results["camera key"] = run_drag(editor.graph.viewport(), start, end)
+
+        window.brush_dock.show()
+        window.brush_dock.raise_()
+        _run_for(app, 0.3)
+        canvas = window.brush_panel.canvas
+        ball = next(s for s in shot.strokes if s.kind == "move")
+        canvas.select(ball.id)
+        window.brush_panel.set_tool("path")
+        point = ball.trajectory[-1]
+        start = canvas.widget_pos(point.x, point.y)
+        end = canvas.widget_pos(point.x, max(0.05, point.y - 0.4))
+        results["path point"] = run_drag(canvas, start, end)
+    finally:
+        window.shutdown()
+        window.close()
+        window.deleteLater()
+        _run_for(app, 0.05)
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(
+        f"live previs while dragging at {results['size']}, {moves} mouse moves at "
+        f"{1000 / move_ms:.0f} Hz; move -> previs frame in the viewer:"
+    )
+    print(
+        f"  {'drag':>12s} {'shown':>6s} {'median':>9s} {'p95':>9s} {'max':>9s} {'stall':>9s}"
+        f"   median split: waiting / making / handing over"
+    )
+    for name in ("camera key", "path point"):
+        r = results[name]
+        print(
+            f"  {name:>12s} {r['shown']:6d} {r['median_ms']:7.1f}ms {r['p95_ms']:7.1f}ms"
+            f" {r['max_ms']:7.1f}ms {r['worst_stall_ms']:7.1f}ms"
+            f"   {r['waiting_ms']:5.1f} / {r['making_ms']:5.1f} / {r['handing_ms']:5.1f} ms"
+        )
+    whole = results["whole_clip_ms"]
+    print(
+        f"  remaking the whole {shot.duration}-frame clip per move instead: {whole:.0f} ms "
+        f"({whole / max(results['camera key']['median_ms'], 1e-3):.0f}x the camera-key "
+        f"latency, {whole / max(results['path point']['median_ms'], 1e-3):.0f}x the path-point one)"
+    )
+    return results
+
+
+BENCHMARKS = {
+    "gui-stall": bench_gui_stall,
+    "viewer": bench_viewer,
+    "previs-drag": bench_previs_drag,
+}

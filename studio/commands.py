@@ -14,7 +14,9 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from engine.project import Project, Shot, Take
+from engine.camera import CameraPath
+from engine.motion import MotionStroke
+from engine.project import Project, Shot, Take, new_id
 
 from .document import Document
 
@@ -331,3 +333,186 @@ class ReplaceContent(QUndoCommand):
 
     def undo(self) -> None:
         self._set(self.old)
+
+
+# ----------------------------------------------------------------------------- sequence
+
+
+class MoveShot(QUndoCommand):
+    """Reorder: the shot moves to `index` in the sequence (the timeline's drag)."""
+
+    def __init__(self, document: Document, shot_id: str, index: int):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        super().__init__(f"Move shot {shot.name}")
+        self.document = document
+        self.shot = shot
+        self.old = document.project.shots.index(shot)
+        self.new = min(max(int(index), 0), len(document.project.shots) - 1)
+
+    def _move_to(self, index: int) -> None:
+        shots = self.document.project.shots
+        shots.remove(self.shot)
+        shots.insert(index, self.shot)
+        self.document.project_changed.emit()
+
+    def redo(self) -> None:
+        self._move_to(self.new)
+
+    def undo(self) -> None:
+        self._move_to(self.old)
+
+
+def duplicate_shot(shot: Shot, name: str | None = None) -> Shot:
+    """A fresh shot with the same prompt, keyframe, camera path, strokes and settings.
+
+    Takes stay with the shot that made them; the copy starts with none.
+    """
+    twin = copy.deepcopy(shot)
+    twin.id = new_id()
+    twin.name = name or f"{shot.name} copy"
+    twin.takes, twin.active_take = [], None
+    return twin
+
+
+# ----------------------------------------------------------------------------- camera path
+
+
+class SetCamera(QUndoCommand):
+    """Replace a shot's camera path (a key moved, added, deleted, re-eased, or a preset)."""
+
+    def __init__(
+        self, document: Document, shot_id: str, camera: CameraPath, text: str = "Edit camera path"
+    ):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        camera.validate()
+        super().__init__(text)
+        self.document = document
+        self.shot_id = shot_id
+        self.new = copy.deepcopy(camera.sorted())
+        self.old = copy.deepcopy(shot.camera)
+
+    def _set(self, camera: CameraPath) -> None:
+        self.document.shot(self.shot_id).camera = copy.deepcopy(camera)
+        self.document.shot_changed.emit(self.shot_id)
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
+# ----------------------------------------------------------------------------- strokes
+#
+# Strokes are replaced, never changed in place: a stroke object and its mask, once in the
+# document, stay as they are, so a previs running on another thread can read them safely
+# and undo can hand back exactly the object it took away.
+
+
+class AddStroke(QUndoCommand):
+    def __init__(
+        self,
+        document: Document,
+        shot_id: str,
+        stroke: MotionStroke,
+        index: int | None = None,
+        text: str | None = None,
+    ):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        stroke.validate()
+        super().__init__(text or f"Add stroke {stroke.name}".rstrip())
+        self.document = document
+        self.shot_id = shot_id
+        self.stroke = stroke
+        self.index = len(shot.strokes) if index is None else index
+
+    def redo(self) -> None:
+        self.document.shot(self.shot_id).strokes.insert(self.index, self.stroke)
+        self.document.shot_changed.emit(self.shot_id)
+
+    def undo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.strokes = [s for s in shot.strokes if s is not self.stroke]
+        self.document.shot_changed.emit(self.shot_id)
+
+
+class RemoveStroke(QUndoCommand):
+    def __init__(self, document: Document, shot_id: str, stroke_id: str):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        stroke = next(s for s in shot.strokes if s.id == stroke_id)
+        super().__init__(f"Delete stroke {stroke.name}".rstrip())
+        self.document = document
+        self.shot_id = shot_id
+        self.stroke = stroke
+        self.index = shot.strokes.index(stroke)
+
+    def redo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.strokes = [s for s in shot.strokes if s is not self.stroke]
+        self.document.shot_changed.emit(self.shot_id)
+
+    def undo(self) -> None:
+        self.document.shot(self.shot_id).strokes.insert(self.index, self.stroke)
+        self.document.shot_changed.emit(self.shot_id)
+
+
+_MERGE_STROKE = 1004
+
+
+class ReplaceStroke(QUndoCommand):
+    """Swap a stroke for an edited copy with the same id (its region, path, strength, ...).
+
+    With a `merge` key, a burst of edits of the same kind (dragging the strength slider)
+    becomes one undo step, as typing does.
+    """
+
+    def __init__(
+        self,
+        document: Document,
+        shot_id: str,
+        stroke: MotionStroke,
+        text: str = "Edit stroke",
+        merge: str = "",
+    ):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        old = next(s for s in shot.strokes if s.id == stroke.id)
+        stroke.validate()
+        super().__init__(text)
+        self.document = document
+        self.shot_id = shot_id
+        self.old = old
+        self.new = stroke
+        self.merge = merge
+        self.stamp = time.monotonic()
+
+    def _set(self, stroke: MotionStroke) -> None:
+        shot = self.document.shot(self.shot_id)
+        shot.strokes = [stroke if s.id == stroke.id else s for s in shot.strokes]
+        self.document.shot_changed.emit(self.shot_id)
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+    def id(self) -> int:
+        return _MERGE_STROKE if self.merge else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if (
+            not isinstance(other, ReplaceStroke)
+            or other.merge != self.merge
+            or other.shot_id != self.shot_id
+            or other.new.id != self.new.id
+            or other.stamp - self.stamp > MERGE_WINDOW_S
+        ):
+            return False
+        self.new = other.new
+        self.stamp = other.stamp
+        return True

@@ -1,5 +1,9 @@
 """Export a shot or the whole sequence to MP4 or a PNG sequence, in the background.
 
+Each shot contributes exactly `shot.duration` frames, as the timeline lays it out: a
+take longer than its (trimmed) shot is cut, a shorter one holds its last frame, so the
+frame under the timeline's playhead is the frame written there.
+
 What to export is decided on the GUI thread (`plan_export`: which takes, in which order,
 at which size), so a later edit cannot change a running export; the frames are then read,
 resized if a take was made at another size, and encoded on a worker thread one take at a
@@ -43,10 +47,14 @@ class ExportPlan:
     width: int = 0
     height: int = 0
     fps: float = 24.0
+    lengths: tuple[int, ...] = ()  # frames written per take (the shot's duration); () = all
+
+    def length(self, index: int) -> int:
+        return self.lengths[index] if self.lengths else self.takes[index].frames
 
     @property
     def total_frames(self) -> int:
-        return sum(t.frames for t in self.takes)
+        return sum(self.length(i) for i in range(len(self.takes)))
 
 
 def plan_export(project: Project, shot_id: str | None, options: ExportOptions) -> ExportPlan:
@@ -88,15 +96,18 @@ def plan_export(project: Project, shot_id: str | None, options: ExportOptions) -
     else:
         width, height = project.width, project.height
     fps = options.fps or (takes[0].fps if options.scope == "shot" else project.fps)
-    return ExportPlan(options, project.folder, tuple(takes), width, height, float(fps))
+    lengths = tuple(shot.duration for shot in shots)
+    return ExportPlan(options, project.folder, tuple(takes), width, height, float(fps), lengths)
 
 
 def _frames(plan: ExportPlan, context: TaskContext | None) -> Iterator[np.ndarray]:
-    for take in plan.takes:
+    for index, take in enumerate(plan.takes):
         if context is not None:
             context.check()
         clip = load_take_frames(plan.project_folder, take)
-        for frame in clip:
+        length = plan.length(index)
+        for t in range(length):
+            frame = clip[min(t, len(clip) - 1)]
             if frame.shape[:2] != (plan.height, plan.width):
                 frame = cv2.resize(frame, (plan.width, plan.height), interpolation=cv2.INTER_AREA)
             yield frame

@@ -159,10 +159,14 @@ class FrameView(QWidget):
         if self.show_strokes and self.strokes:
             # Strokes live on the keyframe; in generated frames the camera has moved them.
             placed = to_widget
-            if self.overlay_mode == "clip" and self.camera is not None:
-                placed = _qtransform(self.camera.homography(frame)) * to_widget
+            painter.save()
+            if self.overlay_mode == "clip":
+                painter.setClipRect(target)  # a region the camera carried off-frame is not seen
+                if self.camera is not None:
+                    placed = _qtransform(self.camera.homography(frame)) * to_widget
             for stroke in self.strokes:
                 self._paint_stroke(painter, stroke, frame, placed)
+            painter.restore()
         if self.show_camera:
             if self.overlay_mode == "keyframe" and self.camera is not None:
                 self._paint_camera(painter, frame, to_widget)

@@ -26,7 +26,9 @@ def shortcuts_html() -> str:
         groups.setdefault(item.group, []).append(item)
     parts = [
         f'<p style="color:{theme.DIM_TEXT}">Playback keys work whenever the typing cursor is '
-        "not in a text field. Esc stops the job that is running; queued jobs keep their place.</p>"
+        "not in a text field. Esc stops the job that is running; queued jobs keep their place. "
+        "The timeline's, camera editor's and motion brush's own keys work while that tool has "
+        "the focus: click into it first.</p>"
     ]
     for group, items in groups.items():
         parts.append(

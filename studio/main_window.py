@@ -27,15 +27,19 @@ import engine
 from engine.errors import InvalidRequest
 
 from . import settings, theme
+from .brush_canvas import BrushPanel
+from .camera_editor import CameraPathEditor
 from .dialogs import Dialogs
 from .document import Document
 from .engine_bridge import EngineBridge, EngineFactory
 from .export import ExportController, ExportOptions, plan_export
 from .files import FileController
 from .frame_view import ZOOM_FIT
+from .gc_guard import GuiThreadCollector
 from .generation import GenerationController
 from .help_page import ShortcutsPage
 from .inspector import Inspector
+from .live_previs import LivePrevis
 from .media_import import KeyframeImporter
 from .metrics_panel import MetricsPanel
 from .queue_panel import QueuePanel
@@ -45,11 +49,12 @@ from .shot_presenter import ShotPresenter
 from .take_cache import TakeCache
 from .takes_panel import TakesPanel
 from .tasks import TaskRunner
+from .timeline import Thumbnails, TimelineWidget
 from .viewer import ViewerWidget
 
 log = logging.getLogger(__name__)
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 
 class MainWindow(QMainWindow):
@@ -69,6 +74,7 @@ class MainWindow(QMainWindow):
         self._closed = False
 
         # -- the pieces
+        self.gc_guard = GuiThreadCollector(self)
         self.tasks = TaskRunner(self)
         self.document = Document(parent=self)
         self.bridge = EngineBridge(self, engine_factory=engine_factory, device=device)
@@ -92,8 +98,23 @@ class MainWindow(QMainWindow):
         )
         self.importer = KeyframeImporter(self.document, self.tasks, self)
         self.exporter = ExportController(self.tasks, self)
+        self.live_previs = LivePrevis(self.document, self)
         self.presenter = ShotPresenter(
-            self.document, self.viewer, self.generation, self.take_cache, self.tasks, self
+            self.document,
+            self.viewer,
+            self.generation,
+            self.take_cache,
+            self.tasks,
+            self,
+            live=self.live_previs,
+        )
+        self.thumbnails = Thumbnails(
+            self.document, self.live_previs, self.take_cache, self.tasks, self
+        )
+        self.timeline = TimelineWidget(self.document, self.thumbnails, self)
+        self.camera_editor = CameraPathEditor(self.document, self)
+        self.brush_panel = BrushPanel(
+            self.document, self.live_previs.base_image, self._take_frame_for_brush, self
         )
         self.shortcuts_page: ShortcutsPage | None = None
 
@@ -104,8 +125,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self._update_title()
         self.resize(1440, 900)
-        if restore_layout:
-            self.restore_layout()
+        if not (restore_layout and self.restore_layout()):
+            QTimer.singleShot(0, self._default_sizes)  # once the window has its size
 
     # ------------------------------------------------------------------ building
 
@@ -127,25 +148,55 @@ class MainWindow(QMainWindow):
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector, right)
+        self.brush_dock = self._dock("Motion brush", "brush_dock", self.brush_panel, right)
+        self.camera_dock = self._dock("Camera", "camera_dock", self.camera_editor, bottom)
         self.shots_dock = self._dock("Shots", "shots_dock", self.shot_list, bottom)
         self.takes_dock = self._dock("Takes", "takes_dock", self.takes_panel, bottom)
         self.queue_dock = self._dock("Queue", "queue_dock", self.queue_panel, bottom)
         self.metrics_dock = self._dock("Metrics", "metrics_dock", self.metrics_panel, bottom)
-        self.splitDockWidget(self.shots_dock, self.takes_dock, Qt.Orientation.Horizontal)
-        self.splitDockWidget(self.takes_dock, self.queue_dock, Qt.Orientation.Horizontal)
-        self.tabifyDockWidget(self.queue_dock, self.metrics_dock)
+        self.timeline_dock = self._dock("Timeline", "timeline_dock", self.timeline, bottom)
+        self._arrange_docks()
+
+    @property
+    def docks(self) -> tuple[QDockWidget, ...]:
+        return (
+            self.inspector_dock,
+            self.brush_dock,
+            self.camera_dock,
+            self.shots_dock,
+            self.takes_dock,
+            self.queue_dock,
+            self.metrics_dock,
+            self.timeline_dock,
+        )
+
+    def _arrange_docks(self) -> None:
+        """Inspector and brush on the right; camera (takes, shots) and queue above the timeline."""
+        for dock in self.docks:
+            if dock is not self.timeline_dock:  # their tabs already name them
+                dock.setTitleBarWidget(QWidget(dock))
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
-        for dock in (self.queue_dock, self.metrics_dock):
-            dock.setTitleBarWidget(QWidget(dock))  # their tabs already name them
+        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
+        self.tabifyDockWidget(self.inspector_dock, self.brush_dock)
+        self.splitDockWidget(self.camera_dock, self.timeline_dock, Qt.Orientation.Vertical)
+        self.splitDockWidget(self.camera_dock, self.queue_dock, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.camera_dock, self.takes_dock)
+        self.tabifyDockWidget(self.camera_dock, self.shots_dock)
+        self.tabifyDockWidget(self.queue_dock, self.metrics_dock)
+        self.camera_dock.raise_()
         self.queue_dock.raise_()
+        self.inspector_dock.raise_()
         self._default_sizes()
 
     def _default_sizes(self) -> None:
-        self.resizeDocks([self.inspector_dock], [360], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.shots_dock], [250], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock], [380], Qt.Orientation.Horizontal)
         self.resizeDocks(
-            [self.shots_dock, self.takes_dock, self.queue_dock],
-            [300, 320, 460],
+            [self.camera_dock, self.timeline_dock], [250, 150], Qt.Orientation.Vertical
+        )
+        width = max(self.width() - 380, 800)
+        self.resizeDocks(
+            [self.camera_dock, self.queue_dock],
+            [int(width * 0.6), int(width * 0.4)],
             Qt.Orientation.Horizontal,
         )
 
@@ -180,7 +231,8 @@ class MainWindow(QMainWindow):
             ("variations", "Generate &variations", self.generate_variations, None),
             ("cancel", "&Cancel running job", self.cancel_running, "cancel"),
             ("cancel_all", "Cancel &all jobs", self.generation.cancel_all, None),
-            ("add_shot", "Add shot", self.shot_list.add_shot, None),
+            ("add_shot", "Add shot", self.timeline.add_shot, None),
+            ("duplicate_shot", "Duplicate shot", self.timeline.duplicate_shot, None),
             ("remove_shot", "Remove shot", self.shot_list.remove_shot, None),
             ("play", "Play / pause", v.toggle_play, "play"),
             ("shuttle_back", "Play backwards", lambda: v.shuttle(-1), "shuttle_back"),
@@ -191,6 +243,7 @@ class MainWindow(QMainWindow):
             ("go_start", "Go to start", v.go_to_start, "go_start"),
             ("go_end", "Go to end", v.go_to_end, "go_end"),
             ("toggle_ab", "Toggle A/B", v.toggle_compare, "toggle_ab"),
+            ("toggle_previs", "Show previs", v.previs_button.toggle, "toggle_previs"),
             ("zoom_fit", "Zoom to fit", lambda: self._set_zoom(ZOOM_FIT), "zoom_fit"),
             ("zoom_100", "Zoom 100 %", lambda: self._set_zoom(1.0), "zoom_100"),
             ("reset_layout", "Reset layout", self.reset_layout, None),
@@ -242,7 +295,7 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
-        edit_menu.addActions([n["add_shot"], n["remove_shot"]])
+        edit_menu.addActions([n["add_shot"], n["duplicate_shot"], n["remove_shot"]])
         generate_menu = bar.addMenu("&Generate")
         generate_menu.addActions([n["generate"], n["variations"]])
         generate_menu.addSeparator()
@@ -266,16 +319,12 @@ class MainWindow(QMainWindow):
         )
         view_menu.addActions([n["zoom_fit"], n["zoom_100"]])
         view_menu.addSeparator()
-        view_menu.addActions([self.camera_action, self.strokes_action, n["toggle_ab"]])
+        view_menu.addActions(
+            [self.camera_action, self.strokes_action, n["toggle_previs"], n["toggle_ab"]]
+        )
         view_menu.addSeparator()
         panels = view_menu.addMenu("Panels")
-        for dock in (
-            self.inspector_dock,
-            self.shots_dock,
-            self.takes_dock,
-            self.queue_dock,
-            self.metrics_dock,
-        ):
+        for dock in self.docks:
             panels.addAction(dock.toggleViewAction())
         view_menu.addAction(n["reset_layout"])
         help_menu = bar.addMenu("&Help")
@@ -318,11 +367,52 @@ class MainWindow(QMainWindow):
         d.project_replaced.connect(self._update_title)
         self.files.project_saved.connect(lambda _folder: self._update_title())
         self.metrics_dock.visibilityChanged.connect(self.metrics_panel.set_watching)
+        # the tools show their edits in the viewer while they drag
+        p = self.presenter
+        self.camera_editor.path_previewed.connect(
+            lambda sid, path: p.preview_edit(sid, camera=path)
+        )
+        self.timeline.camera_previewed.connect(lambda sid, path: p.preview_edit(sid, camera=path))
+        self.brush_panel.strokes_previewed.connect(
+            lambda sid, strokes: p.preview_edit(sid, strokes=strokes)
+        )
+        for tool in (self.camera_editor, self.timeline, self.brush_panel):
+            tool.edit_finished.connect(p.end_edit)
+        # one playhead: the viewer's frame, shown on the timeline, the curves and the brush
+        self.viewer.frame_changed.connect(self._on_viewer_frame_changed)
+        d.current_shot_changed.connect(lambda _id: self._on_viewer_frame_changed())
+        self.timeline.playhead_moved.connect(self._on_timeline_playhead_moved)
+        self.camera_editor.playhead_moved.connect(self.viewer.seek)
+        self.thumbnails.changed.connect(self.timeline.canvas.update)
+        self.live_previs.base_ready.connect(self.brush_panel.on_base_ready)
         self.exporter.started.connect(self._on_export_started)
         self.exporter.progress.connect(self._on_export_progress)
         self.exporter.finished.connect(lambda path: self._on_export_ended(f"Exported {path}"))
         self.exporter.failed.connect(self._on_export_failed)
         self.exporter.cancelled.connect(lambda: self._on_export_ended("Export cancelled."))
+
+    # ------------------------------------------------------------------ the playhead
+
+    def _on_viewer_frame_changed(self, frame: int | None = None) -> None:
+        frame = self.viewer.current_frame if frame is None else frame
+        self.timeline.set_shot_frame(frame)
+        self.camera_editor.set_playhead(frame)
+        self.brush_panel.set_playhead(frame)
+
+    def _on_timeline_playhead_moved(self, sequence_frame: int) -> None:
+        """Scrubbing the sequence: select the shot under the playhead and show its frame."""
+        found = self.timeline.canvas.locate(sequence_frame)
+        if found is None:
+            return
+        shot, frame = found
+        self.viewer.pause()
+        if shot.id != self.document.current_shot_id:
+            self.document.set_current_shot(shot.id)
+        self.viewer.seek(frame)
+        self.timeline.set_shot_frame(frame)
+
+    def _take_frame_for_brush(self):
+        return self.viewer.displayed_frame() if self.viewer.kind == "take" else None
 
     # ------------------------------------------------------------------ commands from menus
 
@@ -428,35 +518,29 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ layout
 
-    def restore_layout(self) -> None:
+    def restore_layout(self) -> bool:
+        """The saved window size and dock layout; False when there was none to restore."""
         geometry = settings.value("window/geometry")
         state = settings.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)
+            return bool(self.restoreState(state, LAYOUT_VERSION))
+        return False
 
     def save_layout(self) -> None:
         settings.set_value("window/geometry", self.saveGeometry())
         settings.set_value("window/state", self.saveState(LAYOUT_VERSION))
 
     def reset_layout(self) -> None:
-        for dock in (
-            self.inspector_dock,
-            self.shots_dock,
-            self.takes_dock,
-            self.queue_dock,
-            self.metrics_dock,
-        ):
+        for dock in self.docks:
             dock.setFloating(False)
             dock.show()
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
-        for dock in (self.shots_dock, self.takes_dock, self.queue_dock, self.metrics_dock):
+        for dock in (self.inspector_dock, self.brush_dock):
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        for dock in self.docks[2:]:
             self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.splitDockWidget(self.shots_dock, self.takes_dock, Qt.Orientation.Horizontal)
-        self.splitDockWidget(self.takes_dock, self.queue_dock, Qt.Orientation.Horizontal)
-        self.tabifyDockWidget(self.queue_dock, self.metrics_dock)
-        self.queue_dock.raise_()
+        self._arrange_docks()
         QTimer.singleShot(0, self._default_sizes)
 
     # ------------------------------------------------------------------ closing
@@ -488,8 +572,10 @@ class MainWindow(QMainWindow):
         self.viewer.pause()
         self.files.autosaver.timer.stop()
         self.exporter.cancel()
+        self.live_previs.shutdown()
         self.tasks.cancel_all()
         self.bridge.shutdown()
         self.tasks.wait()
+        self.gc_guard.release()
         if self.shortcuts_page is not None:
             self.shortcuts_page.close()

@@ -30,6 +30,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("go_start", ("Home",), "Go to the first frame", "Playback"),
     Shortcut("go_end", ("End",), "Go to the last frame", "Playback"),
     Shortcut("toggle_ab", ("\\",), "Toggle A/B comparison", "Playback"),
+    Shortcut("toggle_previs", ("Shift+P",), "Show the previs instead of the take", "Playback"),
     Shortcut(
         "generate", ("Ctrl+Return", "Ctrl+Enter"), "Generate the shot", "Generate", ("Ctrl+Enter",)
     ),
@@ -45,6 +46,21 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("zoom_fit", ("F",), "Zoom to fit", "View"),
     Shortcut("zoom_100", ("1",), "Zoom to 100 %", "View"),
     Shortcut("shortcuts", ("F1",), "Show this list", "Help"),
+    # the tools' own keys: they work while the tool has the focus (click into it first)
+    Shortcut("timeline_delete", ("Delete",), "Delete the selected shot", "Timeline"),
+    Shortcut("timeline_duplicate", ("Ctrl+D",), "Duplicate the selected shot", "Timeline"),
+    Shortcut("timeline_zoom_in", ("+", "="), "Zoom in (or Ctrl+wheel)", "Timeline", ("+",)),
+    Shortcut("timeline_zoom_out", ("-",), "Zoom out", "Timeline"),
+    Shortcut("camera_add_key", ("I",), "Add a camera key at the playhead", "Camera editor"),
+    Shortcut(
+        "camera_delete_key", ("Delete", "Backspace"), "Delete the selected key", "Camera editor"
+    ),
+    Shortcut("brush_brush", ("B",), "Brush: paint a region that moves", "Motion brush"),
+    Shortcut("brush_static", ("S",), "Static: paint a region that stays put", "Motion brush"),
+    Shortcut("brush_erase", ("E",), "Erase from the selected stroke", "Motion brush"),
+    Shortcut("brush_path", ("P",), "Path: drag where the region goes", "Motion brush"),
+    Shortcut("brush_smaller", ("[",), "Smaller brush", "Motion brush"),
+    Shortcut("brush_larger", ("]",), "Larger brush", "Motion brush"),
 )
 
 
@@ -54,6 +70,18 @@ def shortcut(action: str) -> Shortcut:
 
 def key_sequences(action: str) -> list[QKeySequence]:
     return [QKeySequence(k) for k in shortcut(action).keys]
+
+
+def add_local_shortcuts(widget, bindings) -> None:
+    """`(action, slot)` pairs as shortcuts live while `widget` or a child has the focus."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QShortcut
+
+    for action, slot in bindings:
+        for sequence in key_sequences(action):
+            item = QShortcut(sequence, widget)
+            item.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            item.activated.connect(slot)
 
 
 def display_keys(item: Shortcut) -> list[str]:

@@ -1,14 +1,20 @@
 """Decides what the viewer shows for the selected shot, and keeps its overlays current.
 
 In order of precedence: a job of this shot that is generating (its latest preview), the
-shot's active take (from the take cache, loaded in the background if needed), and its
-keyframe. It also feeds the B side of an A/B comparison. Views stay dumb; this is the
-one place that knows which source wins.
+previs when previs mode is on (the tools turn it on as soon as they edit; the viewer's
+Previs button toggles it), the shot's active take (from the take cache, loaded in the
+background if needed), and its keyframe. It also feeds the B side of an A/B comparison.
+Views stay dumb; this is the one place that knows which source wins.
+
+While a tool drags, `preview_edit` shows the edit before it is in the document: the frame
+under the playhead comes from `LivePrevis` off the GUI thread, and the overlays follow.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -17,6 +23,7 @@ from engine.media import read_image
 
 from .document import Document
 from .generation import GenerationController
+from .live_previs import LivePrevis, PrevisClip, PrevisFrame
 from .overlays import camera_overlay, stroke_overlays
 from .take_cache import TakeCache
 from .tasks import TaskRunner
@@ -36,10 +43,12 @@ class ShotPresenter(QObject):
         take_cache: TakeCache,
         tasks: TaskRunner,
         parent: QObject | None = None,
+        live: LivePrevis | None = None,
     ) -> None:
         super().__init__(parent)
         self.document = document
         self.viewer = viewer
+        self.live = live
         self.take_cache = take_cache
         self._tasks = tasks
         self._live_job = ""  # job whose previews are on screen
@@ -49,6 +58,14 @@ class ShotPresenter(QObject):
         self._shown_keyframe: tuple[str, float] | None = None
         self.play_when_finished = True
         self._overlay_key: tuple | None = None
+        self._camera_overlay: tuple | None = None  # (key, CameraOverlay)
+        self._stroke_overlays: tuple | None = None  # (key, [StrokeOverlay])
+        self.previs_mode = False
+        self._editing = False  # a tool is mid-gesture: its live frames win over any clip
+        self._edit: tuple = (None, None)  # the gesture's (camera, strokes) not yet in the document
+        self._previs_shown: tuple | None = None  # (key, whole clip?) of the previs on screen
+        self.previs_latencies: list[float] = []  # edit -> frame on screen, seconds (benchmark)
+        self.previs_breakdown: list[tuple[float, float, float]] = []  # waiting, making, handing
 
         document.current_shot_changed.connect(lambda _id: self.refresh(reset=True))
         document.project_replaced.connect(self._on_project_replaced)
@@ -60,6 +77,13 @@ class ShotPresenter(QObject):
         generation.job_ended.connect(self._on_job_ended)
         take_cache.loaded.connect(self._on_take_loaded)
         take_cache.failed.connect(self._on_take_failed)
+        viewer.previs_toggled.connect(self.set_previs_mode)
+        viewer.frame_changed.connect(self._on_viewer_frame_changed)
+        if live is not None:
+            live.frame_ready.connect(self._on_previs_frame)
+            live.clip_ready.connect(self._on_previs_clip)
+            live.base_ready.connect(self._on_previs_base_ready)
+            live.failed.connect(self.message)
 
     # ------------------------------------------------------------------ what to show
 
@@ -75,14 +99,13 @@ class ShotPresenter(QObject):
             self._overlay_key = None
             return
         project = self.document.project
-        key = _overlay_key(shot, project.width, project.height)
-        if key != self._overlay_key:  # recomputed only when the geometry changed
-            self._overlay_key = key
-            self.viewer.set_overlays(
-                camera_overlay(shot, project.width, project.height), stroke_overlays(shot)
-            )
+        self._update_overlays(shot)
         if self._live_job:
             return  # previews keep coming; the take replaces them when it is saved
+        if self.previs_mode and self.live is not None:
+            self._show_previs(shot)
+            return
+        self._previs_shown = None
         take = shot.active()
         if take is not None and not take.missing and project.folder is not None:
             frames = self.take_cache.request(project.folder, take)
@@ -94,16 +117,169 @@ class ShotPresenter(QObject):
         self._shown_take = ""
         self._show_keyframe()
 
+    def _update_overlays(self, shot) -> None:
+        """Recompute what changed only: a camera drag keeps the strokes' outlines, and back."""
+        project = self.document.project
+        key = _overlay_key(shot, project.width, project.height)
+        if key == self._overlay_key:
+            return
+        shot_id, width, height, duration, camera, strokes = key
+        camera_key, strokes_key = (
+            (shot_id, width, height, duration, camera),
+            (shot_id, duration, strokes),
+        )
+        if self._camera_overlay is None or self._camera_overlay[0] != camera_key:
+            self._camera_overlay = (camera_key, camera_overlay(shot, width, height))
+        if self._stroke_overlays is None or self._stroke_overlays[0] != strokes_key:
+            self._stroke_overlays = (strokes_key, stroke_overlays(shot))
+        self._overlay_key = key
+        self.viewer.set_overlays(self._camera_overlay[1], self._stroke_overlays[1])
+
     def _show_take(self, take_id: str, frames: np.ndarray) -> None:
         shot = self.document.current_shot
         take = shot.take(take_id) if shot else None
         if take is None:
             return
-        keep = self.viewer.kind in ("take", "preview") and self._shown_take in ("", take_id)
+        keep = self._shown_take in ("", take_id)
         self._shown_take = take_id
         self.viewer.show_clip(
-            frames, take.fps, take.label or "Take", kind="take", keep_position=keep
+            frames,
+            take.fps,
+            take.label or "Take",
+            kind="take",
+            keep_position=keep,
+            length=shot.duration,  # a trimmed shot plays (and exports) its first frames
         )
+
+    # ------------------------------------------------------------------ previs
+
+    def set_previs_mode(self, on: bool) -> None:
+        """Show the previs instead of the take or keyframe (a view choice, not an edit)."""
+        on = bool(on) and self.live is not None
+        self.viewer.set_previs_checked(on)
+        if on == self.previs_mode:
+            return
+        self.previs_mode = on
+        self._previs_shown = None
+        self._shown_take = ""
+        self.refresh()
+
+    def preview_edit(self, shot_id: str, camera=None, strokes=None) -> None:
+        """Show an edit that is not in the document yet (a tool mid-drag): previs and overlays."""
+        shot = self.document.current_shot
+        if shot is None or shot.id != shot_id or self.live is None:
+            return
+        self._editing = True
+        self._edit = (camera, strokes)
+        if not self.previs_mode:  # no clip of the state before the edit: the edit comes first
+            self.previs_mode = True
+            self._shown_take = ""
+            self.viewer.set_previs_checked(True)
+        self.viewer.pause()
+        edited = dataclasses.replace(
+            shot,
+            camera=camera if camera is not None else shot.camera,
+            strokes=list(strokes) if strokes is not None else shot.strokes,
+        )
+        self._update_overlays(edited)
+        if not self._live_job:
+            self.live.request_frame(shot, self.viewer.current_frame, camera, strokes)
+
+    def end_edit(self, shot_id: str) -> None:
+        """A tool made an edit (or ended a gesture): show the shot's previs with it."""
+        if shot_id != self.document.current_shot_id or self.live is None:
+            return
+        self._editing = False
+        self._edit = (None, None)
+        if self.previs_mode:
+            self.refresh()
+        else:
+            self.set_previs_mode(True)
+
+    def _show_previs(self, shot) -> None:
+        frames = self.live.clip(shot)
+        inputs = self.live.inputs(shot)
+        if frames is not None and inputs is not None:
+            self._show_previs_clip(shot, frames, inputs.key)
+            return
+        if self._editing or (
+            self._previs_shown is not None
+            and self._previs_shown[0][0] == shot.id
+            and self.viewer.kind == "previs"
+        ):
+            return  # keep the previs on screen until the new clip is made
+        if inputs is not None:  # the frame under the playhead first: it comes much sooner
+            self.live.request_frame(shot, self.viewer.current_frame)
+        elif self.viewer.kind != "keyframe":
+            self._show_keyframe()
+
+    def _show_previs_clip(self, shot, frames: np.ndarray, key: tuple) -> None:
+        if self._previs_shown == (key, True) and self.viewer.kind == "previs":
+            return
+        self._previs_shown = (key, True)
+        self.viewer.show_clip(
+            frames, self.document.project.fps, "Previs", kind="previs", length=shot.duration
+        )
+
+    def _on_previs_frame(self, result: PrevisFrame) -> None:
+        shot = self.document.current_shot
+        if shot is None or result.shot_id != shot.id or not self.previs_mode or self._live_job:
+            return
+        if self._previs_shown is not None and self._previs_shown[1]:
+            if self._previs_shown[0] == result.key:
+                return  # the whole clip of this very state is on screen already
+        if result.index != self.viewer.current_frame:  # the playhead moved on meanwhile
+            self._request_live_frame(shot)
+            return
+        self._previs_shown = (result.key, False)
+        self.viewer.show_clip(
+            result.frame[None],
+            self.document.project.fps,
+            "Previs · live",
+            kind="previs",
+            length=shot.duration,
+        )
+        now = time.perf_counter()
+        self.previs_latencies.append(now - result.requested_at)
+        self.previs_breakdown.append(
+            (
+                result.started_at - result.requested_at,
+                result.finished_at - result.started_at,
+                now - result.finished_at,
+            )
+        )
+
+    def _request_live_frame(self, shot) -> None:
+        camera, strokes = self._edit if self._editing else (None, None)
+        self.live.request_frame(shot, self.viewer.current_frame, camera, strokes)
+
+    def _on_viewer_frame_changed(self, _frame: int) -> None:
+        """Scrubbing while only the live frame is on screen: make the frame under the playhead."""
+        shot = self.document.current_shot
+        shown = self._previs_shown
+        if (
+            shot is not None
+            and self.previs_mode
+            and self.viewer.kind == "previs"
+            and shown is not None
+            and not shown[1]
+            and not self._live_job
+        ):
+            self._request_live_frame(shot)
+
+    def _on_previs_clip(self, result: PrevisClip) -> None:
+        shot = self.document.current_shot
+        if shot is None or result.shot_id != shot.id or not self.previs_mode or self._live_job:
+            return
+        if self._editing:
+            return  # a tool is dragging: its live frame is newer than any clip
+        inputs = self.live.inputs(shot)
+        if inputs is not None and inputs.key == result.key:
+            self._show_previs_clip(shot, result.frames, result.key)
+
+    def _on_previs_base_ready(self, shot_id: str) -> None:
+        if self.previs_mode and shot_id == self.document.current_shot_id:
+            self.refresh()
 
     def _show_keyframe(self) -> None:
         shot = self.document.current_shot
@@ -163,6 +339,8 @@ class ShotPresenter(QObject):
 
     def _on_takes_changed(self, shot_id: str) -> None:
         if shot_id == self.document.current_shot_id:
+            if self.previs_mode:  # a take was made, picked or removed: show takes again
+                self.set_previs_mode(False)
             self.refresh()
 
     def _on_preview_ready(self, shot_id: str, job_id: str, frames, step: int, total: int) -> None:
@@ -177,6 +355,7 @@ class ShotPresenter(QObject):
     def _on_clip_finished(self, shot_id: str, job_id: str, frames, fps: float) -> None:
         if shot_id != self.document.current_shot_id or job_id != self._live_job:
             return
+        self.set_previs_mode(False)
         self.viewer.show_clip(frames, fps, "New take (saving…)", kind="take", keep_position=False)
         if self.play_when_finished:
             self.viewer.play()

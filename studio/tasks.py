@@ -131,6 +131,11 @@ class TaskRunner(QObject):
     def busy(self) -> bool:
         return bool(self._live)
 
+    @property
+    def active_threads(self) -> int:
+        """Pool threads running a task right now (0 once `wait` returned)."""
+        return self._pool.activeThreadCount()
+
     def cancel_all(self) -> None:
         for task in list(self._live.values()):
             task.cancel()

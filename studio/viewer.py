@@ -35,6 +35,7 @@ class ViewerWidget(QWidget):
     frame_changed = Signal(int)
     playing_changed = Signal(bool)
     compare_toggled = Signal(bool)  # True while B is shown
+    previs_toggled = Signal(bool)  # the user asked for the previs (True) or the take/keyframe
     media_dropped = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -51,7 +52,7 @@ class ViewerWidget(QWidget):
         self._rate = 0  # frames per frame-period; 0 is paused, negative plays backwards
         self._clock_origin = (0.0, 0)  # (perf_counter, frame) when playback last (re)started
         self.loop = True
-        self.kind = "empty"  # "empty" | "keyframe" | "preview" | "take"
+        self.kind = "empty"  # "empty" | "keyframe" | "preview" | "take" | "previs"
         self.skipped_frames = 0  # frames the clock passed over without a tick (late ticks)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -134,6 +135,12 @@ class ViewerWidget(QWidget):
             "Strokes", "Show the motion strokes", self._on_strokes_toggled, True
         )
         self.strokes_button.setChecked(True)
+        self.previs_button = self._tool(
+            "Previs",
+            "Show the previs: the keyframe moved by the camera path and the strokes (Shift+P)",
+            self.previs_toggled.emit,
+            True,
+        )
         self.zoom_box = QComboBox(bar)
         self.zoom_box.addItem("Fit", ZOOM_FIT)
         self.zoom_box.addItem("50%", 0.5)
@@ -157,6 +164,7 @@ class ViewerWidget(QWidget):
         row.addSpacing(6)
         row.addWidget(self.counter)
         row.addWidget(self.fps_label)
+        row.addWidget(self.previs_button)
         row.addWidget(self.ab_button)
         row.addWidget(self.camera_button)
         row.addWidget(self.strokes_button)
@@ -218,10 +226,9 @@ class ViewerWidget(QWidget):
         self._fps = fps
         self._length = max(1, length)
         self._frames = None if image is None else image[None]
-        self._index = min(self._index, self._length - 1)
         self._labels = (label, "")
         self.view.message = "" if image is not None else "No keyframe: drop an image or video here"
-        self._show_index(self._index)
+        self._show_index(min(self._index, self._length - 1))  # tells the other playheads
         self._refresh_transport()
 
     def show_clip(
@@ -232,20 +239,23 @@ class ViewerWidget(QWidget):
         *,
         kind: str = "take",
         keep_position: bool = True,
+        length: int | None = None,
     ) -> None:
-        """A finished clip (a take). Keeps the playhead where it was unless told otherwise."""
+        """A finished clip (a take, a previs). Keeps the playhead where it was unless told otherwise.
+
+        `length` plays the clip over that many frames (cut, or holding its last frame), as
+        the timeline and export do with a trimmed shot.
+        """
         self._frames = frames
         self._fps = fps
-        self._length = len(frames)
+        self._length = len(frames) if length is None else max(1, int(length))
         self.kind = kind
         self.view.overlay_mode = "clip"
         self.view.message = ""
         self._labels = (label, self._labels[1])
-        if not keep_position:
-            self._index = 0
-        self._index = min(self._index, self._length - 1)
-        self._restart_clock()
-        self._show_index(self._index)
+        index = min(self._index if keep_position else 0, self._length - 1)
+        self._restart_clock(index)
+        self._show_index(index)  # tells the other playheads when the frame changed
         self._refresh_transport()
 
     def show_preview(
@@ -261,11 +271,16 @@ class ViewerWidget(QWidget):
         self.view.message = ""
         self._labels = (f"Generating · {step}/{total}", "")
         self._showing_b = False
+        index = self._index
         if not self.is_playing and grew and len(frames) < self._length:
-            self._index = len(frames) - 1  # follow a streaming clip's newest frame
-        self._index = min(self._index, self._length - 1)
-        self._show_index(self._index)
+            index = len(frames) - 1  # follow a streaming clip's newest frame
+        self._show_index(min(index, self._length - 1))
         self._refresh_transport()
+
+    def set_previs_checked(self, checked: bool) -> None:
+        """Reflect the presenter's previs mode on the button without asking for it again."""
+        with QSignalBlocker(self.previs_button):
+            self.previs_button.setChecked(checked)
 
     def set_compare(self, frames: np.ndarray | None, label: str = "") -> None:
         """The B side of an A/B comparison (None ends it)."""

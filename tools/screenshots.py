@@ -1,4 +1,5 @@
-"""`make screenshots`: the studio on the sample project before, during and after a generation.
+"""`make screenshots`: the studio on the sample project before, during and after a generation,
+then its tools: the timeline, the camera-path editor and the motion-brush canvas.
 
 Runs the real window (under Xvfb from the Makefile; any Qt platform works) with a scratch
 settings folder and a scratch copy of the sample, so nothing of the user's is touched.
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     shoot(window, "studio-metrics.png")
     window.queue_dock.raise_()
 
+    _shoot_tools(window, app, shoot, settle, wait_until)
+
     page = window.show_shortcuts()
     shoot(page, "help-shortcuts.png")
     page.close()
@@ -135,6 +138,116 @@ def main(argv: list[str] | None = None) -> int:
     app.exec()
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def _drag(widget, points, settle) -> None:
+    """A real mouse drag through `points` (widget coordinates), a move every ~15 ms."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    points = [QPoint(round(p.x()), round(p.y())) for p in points]
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, pos=points[0])
+    for point in points[1:]:
+        settle(15)
+        QTest.mouseMove(widget, point)
+    settle(15)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=points[-1])
+
+
+def _between(a, b, steps: int = 10):
+    from PySide6.QtCore import QPointF
+
+    a, b = QPointF(a), QPointF(b)
+    return [a + (b - a) * (i / steps) for i in range(steps + 1)]
+
+
+def previs_ready(window) -> bool:
+    """The viewer plays the whole previs of the shot as it is now."""
+    shot = window.document.current_shot
+    return (
+        window.live_previs.idle
+        and window.viewer.kind == "previs"
+        and window.viewer.available_frames == shot.duration
+    )
+
+
+def _shoot_tools(window, app, shoot, settle, wait_until) -> None:
+    """The timeline, the camera editor with a shaped curve, the brush with a stroke and path."""
+    document = window.document
+    first, second = document.project.shots
+
+    # the timeline: both shots generated, so each block shows its take
+    window.generation.generate(1, second.id)
+    wait_until(lambda: second.active_take is not None, timeout=60)
+    document.set_current_shot(first.id)
+    wait_until(lambda: window.viewer.kind == "take")
+    window.timeline.fit()
+    window.viewer.pause()
+    window.viewer.seek(30)
+    settle(600)
+    shoot(window.timeline_dock, "timeline.png")
+
+    # the camera editor: the pan's first segment eased with Bezier handles, the handle
+    # pulled for a fast start, and the end key dragged higher; the viewer plays the previs
+    window.camera_dock.raise_()
+    editor = window.camera_editor
+    settle(300)
+    editor.set_easing(0, "bezier")
+    settle(300)
+    plot = editor.plots["pan"]
+    (x1, y1, _), _second = plot.handle_points
+    _drag(
+        editor.graph.viewport(),
+        _between(plot.widget_pos(x1, y1, editor.graph), plot.widget_pos(x1 + 4, 6.5, editor.graph)),
+        settle,
+    )
+    key = editor.path.sorted().keyframes[-1]
+    _drag(
+        editor.graph.viewport(),
+        _between(
+            plot.widget_pos(key.frame, key.pose.pan, editor.graph),
+            plot.widget_pos(key.frame, key.pose.pan + 4, editor.graph),
+        ),
+        settle,
+    )
+    window.viewer.seek(20)
+    wait_until(lambda: previs_ready(window))
+    shoot(window, "studio-camera.png")
+    shoot(window.camera_dock, "camera-editor.png")
+
+    # the motion brush: paint the left cloud with a soft brush, drag it across the sky
+    window.brush_dock.show()
+    window.brush_dock.raise_()
+    panel = window.brush_panel
+    canvas = panel.canvas
+    wait_until(lambda: canvas._base is not None)
+    settle(300)
+    canvas.select("")
+    panel.set_tool("brush")
+    panel.size_slider.setValue(44)
+    panel.hardness_slider.setValue(30)
+    at = canvas.widget_pos
+    strokes = [((0.28, 0.10), (0.62, 0.08)), ((0.30, 0.14), (0.58, 0.14))]
+    for start, end in strokes:
+        _drag(canvas, _between(at(*start), at(*end), 14), settle)
+    panel.set_tool("path")
+    path = [at(0.45, 0.11), at(0.55, 0.07), at(0.68, 0.06), at(0.80, 0.10)]
+    points = []
+    for a, b in zip(path, path[1:]):
+        points += _between(a, b, 6)[:-1]
+    _drag(canvas, [*points, path[-1]], settle)
+    canvas._hover = at(0.2, 0.45)  # show the brush's outline, as a hovering mouse does
+    panel.set_tool("brush")
+    window.viewer.seek(40)
+    wait_until(lambda: previs_ready(window))
+    shoot(window, "studio-brush.png")
+    # floated and enlarged, as one paints in earnest
+    window.brush_dock.setFloating(True)
+    window.brush_dock.resize(820, 700)
+    settle(500)
+    shoot(window.brush_dock, "brush-canvas.png")
+    window.brush_dock.setFloating(False)
+    window.inspector_dock.raise_()
 
 
 if __name__ == "__main__":

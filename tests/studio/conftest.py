@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -29,6 +31,20 @@ def isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("KINEMA_PROJECTS_DIR", str(tmp_path / "projects"))
     yield folder
     settings.configure(settings.ORGANIZATION, settings.APPLICATION, None)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running():
+    """A test that leaves a thread of its own running fails (napari's rule)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert not extra, f"threads left running: {[t.name for t in extra]}"
 
 
 @pytest.fixture
@@ -71,6 +87,8 @@ def make_window(qtbot, dialogs):
     yield make
     for window in windows:
         window.shutdown()
+        # every worker pool has stopped: nothing of the window runs on after it
+        assert window.tasks.active_threads == 0 and window.live_previs.active_threads == 0
         window.close()
         window.deleteLater()
     qtbot.wait(1)

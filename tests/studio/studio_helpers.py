@@ -102,3 +102,54 @@ class SlowPrevis:
 
 def engine_with(backend_factory):
     return lambda callback: Engine(callback, device="cpu", backend_factory=backend_factory)
+
+
+def drag(
+    qtbot, widget, points, button=None, modifier=None, pause_ms: int = 12, before_release=None
+):
+    """Press at the first point, move through the others, release at the last: real events.
+
+    `pause_ms` between moves lets pyqtgraph's mouse rate limit (100 moves a second) pass
+    every move; `before_release` runs while the button is still held.
+    """
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    button = button or Qt.MouseButton.LeftButton
+    modifier = modifier or Qt.KeyboardModifier.NoModifier
+    points = [p.toPoint() if isinstance(p, QPointF) else QPoint(p) for p in points]
+    QTest.mousePress(widget, button, modifier, points[0])
+    for point in points[1:]:
+        qtbot.wait(pause_ms)
+        QTest.mouseMove(widget, point)
+    if before_release is not None:
+        before_release()
+    qtbot.wait(pause_ms)
+    QTest.mouseRelease(widget, button, modifier, points[-1])
+
+
+def path_between(start, end, steps: int = 8):
+    """Points from `start` to `end` (QPointF or QPoint), inclusive, evenly spaced."""
+    from PySide6.QtCore import QPointF
+
+    a, b = QPointF(start), QPointF(end)
+    return [a + (b - a) * (i / steps) for i in range(steps + 1)]
+
+
+def shot_guide(project, shot):
+    """The previs clip the engine makes for `shot` now: what the viewer must show."""
+    from engine.controls import compile_shot
+    from engine.media import read_image
+
+    path = project.keyframe_path(shot)
+    keyframe = read_image(path) if path is not None else None
+    controls = compile_shot(
+        shot.camera,
+        shot.strokes,
+        width=project.width,
+        height=project.height,
+        frames=shot.duration,
+        fps=project.fps,
+        keyframe=keyframe,
+    )
+    return controls.guide

@@ -1,0 +1,833 @@
+"""The timeline: the sequence of shots, a playhead across all of them, keys, takes, zoom.
+
+Shots sit left to right as blocks as long as their duration, each with a thumbnail of its
+active take (or its keyframe), its name and length. Below the selected shot, its camera
+keys are diamonds on their own lane; below every shot, its takes are chips (click one to
+use it). Gestures, as in an editor's timeline:
+
+- click or drag in the ruler: scrub the playhead across the whole sequence
+- click a block: select the shot; drag it sideways: reorder
+- drag a block's right edge: trim (the shot's duration)
+- drag a diamond: move the camera key in time; right-click it: easing
+- Ctrl+wheel or the zoom buttons: zoom around the mouse; wheel: scroll
+- Delete removes the selected shot, Ctrl+D duplicates it
+
+Frame-accurate: the playhead stands on whole frames, sequence frame g is frame
+g - start(shot) of the shot it falls in, and that is the frame export writes there
+(a trimmed shot exports its first `duration` frames).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.camera import EASINGS, CameraPath
+from engine.project import Shot, Take
+
+from . import theme
+from .camera_editor import EASING_LABELS, with_easing
+from .commands import AddShot, MoveShot, RemoveShot, SetActiveTake, SetCamera, SetShotField
+from .commands import duplicate_shot as make_duplicate
+from .document import Document
+from .shortcuts import add_local_shortcuts
+
+LEFT = 10.0  # where frame 0 starts
+RULER_H = 22.0
+SHOT_TOP = RULER_H + 4
+SHOT_H = 58.0
+KEYS_TOP = SHOT_TOP + SHOT_H + 3
+KEYS_H = 16.0
+TAKES_TOP = KEYS_TOP + KEYS_H + 3
+TAKES_H = 16.0
+CANVAS_H = int(TAKES_TOP + TAKES_H + 6)
+EDGE_PX = 6.0  # how close to a block's right edge a press trims
+DRAG_PX = 5.0  # how far a press must move before it drags
+ZOOM_LIMITS = (0.5, 60.0)  # pixels per frame
+TAKE_CHIP_W = 26.0
+
+
+@dataclasses.dataclass
+class _Drag:
+    kind: str  # "scrub" | "move" | "trim" | "key" | "press"
+    shot_id: str = ""
+    origin: QPointF = dataclasses.field(default_factory=QPointF)
+    frame: int = 0  # the key's frame (key drags) or the shot's new duration (trims)
+    start_path: CameraPath | None = None
+    moved: bool = False
+    value: int = 0  # trims: new duration; moves: insertion index; keys: current frame
+
+
+class TimelineCanvas(QWidget):
+    playhead_moved = Signal(int)  # sequence frame the user scrubbed to
+    camera_previewed = Signal(str, object)  # shot id, the CameraPath a key drag is making
+    edit_finished = Signal(str)  # shot id: a key drag ended
+
+    def __init__(self, document: Document, thumbnails, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.thumbnails = thumbnails  # callable: Shot -> QImage | None
+        self.px_per_frame = 4.0
+        self.playhead = 0  # sequence frame
+        self.context_menu: QMenu | None = None
+        self._drag: _Drag | None = None
+        self._preview_path: CameraPath | None = None
+        self._hover_edge = ""
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setMinimumHeight(CANVAS_H)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self._resize_to_content()
+
+    # ------------------------------------------------------------------ geometry
+
+    @property
+    def project(self):
+        return self.document.project
+
+    def total_frames(self) -> int:
+        return self.project.total_frames()
+
+    def x_of(self, frame: float) -> float:
+        """Left edge of sequence frame `frame`."""
+        return LEFT + frame * self.px_per_frame
+
+    def frame_at(self, x: float) -> int:
+        """The sequence frame under x, clamped to the sequence."""
+        total = self.total_frames()
+        frame = math.floor((x - LEFT) / self.px_per_frame)
+        return min(max(frame, 0), max(total - 1, 0))
+
+    def shot_rects(self) -> list[tuple[Shot, QRectF]]:
+        rects, start = [], 0
+        for shot in self.project.shots:
+            duration = shot.duration
+            if (
+                self._drag is not None
+                and self._drag.kind == "trim"
+                and shot.id == self._drag.shot_id
+            ):
+                duration = self._drag.value
+            rects.append(
+                (shot, QRectF(self.x_of(start), SHOT_TOP, duration * self.px_per_frame, SHOT_H))
+            )
+            start += duration
+        return rects
+
+    def shot_rect(self, shot_id: str) -> QRectF:
+        return next((r for s, r in self.shot_rects() if s.id == shot_id), QRectF())
+
+    def locate(self, frame: int) -> tuple[Shot, int] | None:
+        """(shot, frame within it) of sequence frame `frame`."""
+        start = 0
+        for shot in self.project.shots:
+            if frame < start + shot.duration:
+                return shot, frame - start
+            start += shot.duration
+        if self.project.shots:
+            last = self.project.shots[-1]
+            return last, last.duration - 1
+        return None
+
+    def key_points(self) -> list[tuple[int, QPointF]]:
+        """(key frame, centre of its diamond) for the selected shot's camera keys."""
+        shot = self.document.current_shot
+        if shot is None:
+            return []
+        path = self._preview_path if self._preview_path is not None else shot.camera
+        start = self.project.shot_start(shot)
+        y = KEYS_TOP + KEYS_H / 2
+        return [
+            (k.frame, QPointF(self.x_of(start + k.frame) + self.px_per_frame / 2, y))
+            for k in path.sorted().keyframes
+            if k.frame < shot.duration
+        ]
+
+    def take_chips(self) -> list[tuple[Shot, Take, QRectF]]:
+        chips = []
+        for shot, rect in self.shot_rects():
+            room = max(0, int((rect.width() - 4) // (TAKE_CHIP_W + 3)))
+            for i, take in enumerate(shot.takes[:room]):
+                x = rect.left() + 2 + i * (TAKE_CHIP_W + 3)
+                chips.append((shot, take, QRectF(x, TAKES_TOP, TAKE_CHIP_W, TAKES_H)))
+        return chips
+
+    def _resize_to_content(self) -> None:
+        width = int(self.x_of(self.total_frames()) + 80)
+        self.setFixedSize(max(width, 200), CANVAS_H)
+
+    def set_zoom(self, px_per_frame: float, anchor_x: float | None = None) -> float:
+        """Zoom keeping the frame under `anchor_x` (canvas x) in place; returns its shift."""
+        old = self.px_per_frame
+        new = min(max(px_per_frame, ZOOM_LIMITS[0]), ZOOM_LIMITS[1])
+        self.px_per_frame = new
+        self._resize_to_content()
+        self.update()
+        if anchor_x is None:
+            return 0.0
+        frame = (anchor_x - LEFT) / old
+        return LEFT + frame * new - anchor_x
+
+    def refresh(self) -> None:
+        self._resize_to_content()
+        self.playhead = min(self.playhead, max(self.total_frames() - 1, 0))
+        self.update()
+
+    # ------------------------------------------------------------------ painting
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), QColor(theme.BASE))
+        self._paint_ruler(painter)
+        current = self.document.current_shot_id
+        for number, (shot, rect) in enumerate(self.shot_rects(), 1):
+            self._paint_shot(painter, shot, rect, number, shot.id == current)
+        self._paint_keys(painter)
+        self._paint_takes(painter)
+        self._paint_move_ghost(painter)
+        x = self.x_of(self.playhead) + self.px_per_frame / 2
+        painter.setPen(QPen(QColor(theme.WARNING), 1.5))
+        painter.drawLine(QPointF(x, 2), QPointF(x, self.height()))
+        painter.setBrush(QColor(theme.WARNING))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawPolygon(QPolygonF([QPointF(x - 5, 2), QPointF(x + 5, 2), QPointF(x, 10)]))
+        painter.end()
+
+    def _ruler_step(self) -> int:
+        fps = max(1, round(self.project.fps))
+        steps = (
+            1,
+            2,
+            fps / 8,
+            fps / 4,
+            fps / 2,
+            fps,
+            2 * fps,
+            5 * fps,
+            10 * fps,
+            30 * fps,
+            60 * fps,
+        )
+        for step in steps:
+            step = max(1, round(step))
+            if step * self.px_per_frame >= 48:
+                return step
+        return 120 * fps
+
+    def _paint_ruler(self, painter: QPainter) -> None:
+        painter.fillRect(QRectF(0, 0, self.width(), RULER_H), QColor(theme.WINDOW))
+        total = self.total_frames()
+        step = self._ruler_step()
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        painter.setFont(small)
+        for frame in range(0, total + 1, step):
+            x = self.x_of(frame)
+            painter.setPen(QPen(QColor(theme.BORDER), 1))
+            painter.drawLine(QPointF(x, RULER_H - 8), QPointF(x, RULER_H))
+            painter.setPen(QColor(theme.DIM_TEXT))
+            whole = step % max(1, round(self.project.fps)) == 0
+            painter.drawText(QPointF(x + 3, RULER_H - 9), self.timecode(frame, whole))
+
+    def timecode(self, frame: int, whole: bool = False) -> str:
+        """'s:ff' as editors write it (seconds, then frames into the second); '12s' on whole seconds."""
+        per_second = max(1, round(self.project.fps))
+        seconds, frames = divmod(int(frame), per_second)
+        if whole and frames == 0:
+            return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
+        return f"{seconds}:{frames:02d}"
+
+    def _paint_shot(
+        self, painter: QPainter, shot: Shot, rect: QRectF, number: int, current: bool
+    ) -> None:
+        dragging = self._drag is not None and self._drag.kind == "move" and self._drag.moved
+        if dragging and shot.id == self._drag.shot_id:
+            painter.setOpacity(0.35)
+        path = QPainterPath()
+        path.addRoundedRect(rect.adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        painter.fillPath(path, QColor("#25394d" if current else theme.PANEL))
+        painter.save()
+        painter.setClipPath(path)
+        image = self.thumbnails(shot)
+        text_left = rect.left() + 6
+        if image is not None and rect.width() > 40:
+            height = rect.height() - 8
+            width = height * image.width() / max(image.height(), 1)
+            target = QRectF(rect.left() + 4, rect.top() + 4, width, height)
+            painter.drawImage(target, image)
+            text_left = target.right() + 6
+        painter.setPen(QColor(theme.TEXT))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        painter.setFont(bold)
+        text_rect = QRectF(text_left, rect.top() + 4, rect.right() - text_left - 4, 18)
+        painter.drawText(
+            text_rect,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.fontMetrics().elidedText(
+                f"{number}  {shot.name}", Qt.TextElideMode.ElideRight, int(text_rect.width())
+            ),
+        )
+        painter.setFont(self.font())
+        painter.setPen(QColor(theme.DIM_TEXT))
+        duration = shot.duration
+        if self._drag is not None and self._drag.kind == "trim" and shot.id == self._drag.shot_id:
+            duration = self._drag.value
+            painter.setPen(QColor(theme.WARNING))
+        painter.drawText(
+            QRectF(text_left, rect.top() + 22, rect.right() - text_left - 4, 18),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            f"{duration / self.project.fps:.2f} s · {duration} f",
+        )
+        painter.restore()
+        edge = QColor(theme.ACCENT if current else theme.BORDER)
+        painter.setPen(QPen(edge, 2 if current else 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(path)
+        # the trim handle
+        hot = self._hover_edge == shot.id or (
+            self._drag is not None and self._drag.kind == "trim" and self._drag.shot_id == shot.id
+        )
+        handle = QRectF(rect.right() - 4, rect.top() + 10, 3, rect.height() - 20)
+        painter.fillRect(handle, QColor(theme.WARNING if hot else theme.BORDER))
+        painter.setOpacity(1.0)
+
+    def _paint_keys(self, painter: QPainter) -> None:
+        shot = self.document.current_shot
+        if shot is None:
+            return
+        rect = self.shot_rect(shot.id)
+        painter.fillRect(
+            QRectF(rect.left(), KEYS_TOP, rect.width(), KEYS_H), QColor(theme.ALT_BASE)
+        )
+        painter.setPen(QPen(QColor(theme.BASE), 1))
+        painter.setBrush(QColor(theme.WARNING))
+        for _frame, centre in self.key_points():
+            r = 6.0
+            painter.drawPolygon(
+                QPolygonF(
+                    [
+                        centre + QPointF(0, -r),
+                        centre + QPointF(r, 0),
+                        centre + QPointF(0, r),
+                        centre + QPointF(-r, 0),
+                    ]
+                )
+            )
+
+    def _paint_takes(self, painter: QPainter) -> None:
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        painter.setFont(small)
+        for shot, take, rect in self.take_chips():
+            active = take.id == shot.active_take
+            painter.setPen(QPen(QColor(theme.ACCENT if active else theme.BORDER), 1))
+            painter.setBrush(QColor(theme.ACCENT if active else theme.PANEL))
+            painter.drawRoundedRect(rect, 3, 3)
+            painter.setPen(QColor(theme.ACCENT_TEXT if active else theme.DIM_TEXT))
+            label = take.label.replace("Take ", "T") if take.label else "T"
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+
+    def _paint_move_ghost(self, painter: QPainter) -> None:
+        drag = self._drag
+        if drag is None or drag.kind != "move" or not drag.moved:
+            return
+        rects = self.shot_rects()
+        x = (
+            self.x_of(self.total_frames())
+            if drag.value >= len(rects)
+            else rects[drag.value][1].left()
+        )
+        painter.setPen(QPen(QColor(theme.ACCENT), 3))
+        painter.drawLine(QPointF(x, SHOT_TOP - 2), QPointF(x, SHOT_TOP + SHOT_H + 2))
+
+    # ------------------------------------------------------------------ mouse
+
+    def _hit_key(self, pos: QPointF) -> int | None:
+        for frame, centre in self.key_points():
+            if abs(pos.x() - centre.x()) <= 7 and abs(pos.y() - centre.y()) <= 8:
+                return frame
+        return None
+
+    def _hit_shot(self, pos: QPointF) -> tuple[Shot, QRectF] | None:
+        for shot, rect in self.shot_rects():
+            if rect.contains(pos):
+                return shot, rect
+        return None
+
+    def _hit_edge(self, pos: QPointF) -> Shot | None:
+        if not SHOT_TOP <= pos.y() <= SHOT_TOP + SHOT_H:
+            return None
+        for shot, rect in self.shot_rects():
+            if abs(pos.x() - rect.right()) <= EDGE_PX:
+                return shot
+        return None
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        pos = event.position()
+        button = event.button()
+        if button == Qt.MouseButton.RightButton:
+            frame = self._hit_key(pos)
+            if frame is not None:
+                self._show_key_menu(frame, event.globalPosition().toPoint())
+            event.accept()
+            return
+        if button != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        if pos.y() < RULER_H:
+            self._drag = _Drag("scrub", origin=pos)
+            self._scrub(pos.x())
+            return
+        frame = self._hit_key(pos)
+        shot = self.document.current_shot
+        if frame is not None and shot is not None:
+            self._drag = _Drag(
+                "key", shot.id, pos, frame, start_path=shot.camera.sorted(), value=frame
+            )
+            return
+        edge = self._hit_edge(pos)
+        if edge is not None:
+            self._drag = _Drag("trim", edge.id, pos, value=edge.duration)
+            self.update()
+            return
+        for shot_, take, rect in self.take_chips():
+            if rect.contains(pos):
+                self.document.set_current_shot(shot_.id)
+                if take.id != shot_.active_take:
+                    self.document.push(SetActiveTake(self.document, shot_.id, take.id))
+                return
+        hit = self._hit_shot(pos)
+        if hit is not None:
+            self.document.set_current_shot(hit[0].id)
+            self._drag = _Drag("press", hit[0].id, pos)
+            self.update()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        pos = event.position()
+        drag = self._drag
+        if drag is None:
+            edge = self._hit_edge(pos)
+            hover = edge.id if edge is not None else ""
+            if hover != self._hover_edge:
+                self._hover_edge = hover
+                self.setCursor(
+                    Qt.CursorShape.SizeHorCursor if hover else Qt.CursorShape.ArrowCursor
+                )
+                self.update()
+            return
+        if drag.kind == "scrub":
+            self._scrub(pos.x())
+        elif drag.kind in ("press", "move"):
+            if drag.kind == "press" and abs(pos.x() - drag.origin.x()) >= DRAG_PX:
+                drag.kind, drag.moved = "move", True
+            if drag.kind == "move":
+                drag.value = self._insertion_index(pos.x())
+                self.update()
+        elif drag.kind == "trim":
+            rect = self.shot_rect(drag.shot_id)
+            drag.value = max(1, round((pos.x() - rect.left()) / self.px_per_frame))
+            drag.moved = True
+            self._resize_to_content()
+            self.update()
+        elif drag.kind == "key":
+            self._drag_key(pos)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        drag, self._drag = self._drag, None
+        if drag is None or event.button() != Qt.MouseButton.LeftButton:
+            return
+        if drag.kind == "move":
+            self._finish_move(drag)
+        elif drag.kind == "trim":
+            shot = self.document.shot(drag.shot_id)
+            if shot is not None and drag.value != shot.duration:
+                self.document.push(
+                    SetShotField(
+                        self.document, shot.id, "duration", drag.value, "Trim shot", merge=False
+                    )
+                )
+        elif drag.kind == "key":
+            self._drag_key(event.position())
+            path, self._preview_path = self._preview_path, None
+            shot = self.document.shot(drag.shot_id)
+            if shot is not None and path is not None and drag.value != drag.frame:
+                self.document.push(
+                    SetCamera(
+                        self.document, shot.id, path, f"Move camera key to frame {drag.value + 1}"
+                    )
+                )
+            self.edit_finished.emit(drag.shot_id)
+        self._resize_to_content()
+        self.update()
+
+    def wheelEvent(self, event) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+            shift = self.set_zoom(self.px_per_frame * factor, event.position().x())
+            self.parent_scroll_by(shift)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def parent_scroll_by(self, dx: float) -> None:
+        scroll = self.parentWidget().parentWidget() if self.parentWidget() else None
+        if isinstance(scroll, QScrollArea):
+            bar = scroll.horizontalScrollBar()
+            bar.setValue(int(bar.value() + dx))
+
+    def _scrub(self, x: float) -> None:
+        frame = self.frame_at(x)
+        if frame != self.playhead:
+            self.playhead = frame
+            self.update()
+        self.playhead_moved.emit(frame)
+
+    def _insertion_index(self, x: float) -> int:
+        for index, (_shot, rect) in enumerate(self.shot_rects()):
+            if x < rect.center().x():
+                return index
+        return len(self.project.shots)
+
+    def _finish_move(self, drag: _Drag) -> None:
+        shot = self.document.shot(drag.shot_id)
+        if shot is None:
+            return
+        old = self.project.shots.index(shot)
+        new = drag.value - 1 if drag.value > old else drag.value
+        if new != old:
+            self.document.push(MoveShot(self.document, shot.id, new))
+
+    def _drag_key(self, pos: QPointF) -> None:
+        drag = self._drag if self._drag is not None else None
+        if drag is None:
+            return
+        shot = self.document.shot(drag.shot_id)
+        if shot is None or drag.start_path is None:
+            return
+        start = self.project.shot_start(shot)
+        target = math.floor((pos.x() - LEFT) / self.px_per_frame) - start
+        target = min(max(target, 0), shot.duration - 1)
+        others = {k.frame for k in drag.start_path.keyframes if k.frame != drag.frame}
+        if target not in others and target != drag.value:
+            drag.value = target
+            key = drag.start_path.keyframe_at(drag.frame)
+            moved = dataclasses.replace(key, frame=target)
+            self._preview_path = drag.start_path.without_keyframe(drag.frame).with_keyframe(moved)
+            self.camera_previewed.emit(shot.id, self._preview_path)
+            self.update()
+
+    def _show_key_menu(self, frame: int, global_pos) -> None:
+        shot = self.document.current_shot
+        key = shot.camera.keyframe_at(frame) if shot is not None else None
+        if key is None:
+            return
+        last = frame == max(k.frame for k in shot.camera.keyframes)
+        menu = QMenu(self)
+        group = QActionGroup(menu)
+        for easing in EASINGS:
+            action = QAction(EASING_LABELS[easing], menu)
+            action.setCheckable(True)
+            action.setChecked(easing == key.easing)
+            action.setEnabled(not last)
+            action.setData(easing)
+            action.triggered.connect(lambda _c=False, e=easing: self._set_easing(frame, e))
+            group.addAction(action)
+            menu.addAction(action)
+        menu.addSeparator()
+        delete = menu.addAction("Delete key")
+        delete.triggered.connect(lambda: self._delete_key(frame))
+        self.context_menu = menu
+        menu.popup(global_pos)
+
+    def _set_easing(self, frame: int, easing: str) -> None:
+        shot = self.document.current_shot
+        if shot is None:
+            return
+        path = with_easing(shot.camera, frame, easing)
+        if path is not None:
+            self.document.push(
+                SetCamera(self.document, shot.id, path, f"Set easing to {EASING_LABELS[easing]}")
+            )
+            self.edit_finished.emit(shot.id)
+
+    def _delete_key(self, frame: int) -> None:
+        shot = self.document.current_shot
+        if shot is not None and shot.camera.keyframe_at(frame) is not None:
+            self.document.push(
+                SetCamera(
+                    self.document,
+                    shot.id,
+                    shot.camera.without_keyframe(frame),
+                    f"Delete camera key at frame {frame + 1}",
+                )
+            )
+            self.edit_finished.emit(shot.id)
+
+
+class TimelineWidget(QWidget):
+    """The timeline dock's content: a small toolbar over the scrolling canvas."""
+
+    playhead_moved = Signal(int)  # sequence frame
+    camera_previewed = Signal(str, object)
+    edit_finished = Signal(str)
+
+    def __init__(self, document: Document, thumbnails=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.canvas = TimelineCanvas(document, thumbnails or (lambda shot: None), self)
+        self.canvas.playhead_moved.connect(self.playhead_moved)
+        self.canvas.camera_previewed.connect(self.camera_previewed)
+        self.canvas.edit_finished.connect(self.edit_finished)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidget(self.canvas)
+        self.scroll.setWidgetResizable(False)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setMinimumHeight(CANVAS_H + 14)
+        self._fitted = False
+
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 4, 6, 0)
+        bar.setSpacing(4)
+        self.add_button = QPushButton("Add shot", self)
+        self.add_button.setToolTip("Add a shot after the selected one")
+        self.add_button.clicked.connect(self.add_shot)
+        self.duplicate_button = QPushButton("Duplicate", self)
+        self.duplicate_button.setToolTip(
+            "Duplicate the selected shot: prompt, keyframe, camera and strokes, no takes (Ctrl+D)"
+        )
+        self.duplicate_button.clicked.connect(self.duplicate_shot)
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setToolTip("Delete the selected shot (Del; undoable)")
+        self.delete_button.clicked.connect(self.delete_shot)
+        self.info = QLabel(self)
+        self.info.setObjectName("dim")
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.zoom_out_button = self._zoom_button("−", "Zoom out (Ctrl+wheel)", 0.8)
+        self.zoom_in_button = self._zoom_button("+", "Zoom in (Ctrl+wheel)", 1.25)
+        self.fit_button = QToolButton(self)
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Fit the whole sequence in view")
+        self.fit_button.clicked.connect(self.fit)
+        for widget in (self.add_button, self.duplicate_button, self.delete_button):
+            bar.addWidget(widget)
+        bar.addSpacing(12)
+        bar.addWidget(self.info, 1)
+        for widget in (self.zoom_out_button, self.zoom_in_button, self.fit_button):
+            bar.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addWidget(self.scroll, 1)
+
+        add_local_shortcuts(
+            self,
+            (
+                ("timeline_delete", self.delete_shot),
+                ("timeline_duplicate", self.duplicate_shot),
+                ("timeline_zoom_in", lambda: self.zoom(1.25)),
+                ("timeline_zoom_out", lambda: self.zoom(0.8)),
+            ),
+        )
+
+        document.project_replaced.connect(self._on_project_replaced)
+        document.project_changed.connect(self.refresh)
+        document.shot_changed.connect(lambda _id: self.refresh())
+        document.takes_changed.connect(lambda _id: self.refresh())
+        document.current_shot_changed.connect(lambda _id: self.refresh())
+        self.refresh()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(800, CANVAS_H + 44)
+
+    def _zoom_button(self, text: str, tip: str, factor: float) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda: self.zoom(factor))
+        return button
+
+    # ------------------------------------------------------------------ view
+
+    def refresh(self) -> None:
+        project = self.document.project
+        self.canvas.refresh()
+        total = project.total_frames()
+        shots = len(project.shots)
+        self.info.setText(
+            f"{shots} shot{'s' if shots != 1 else ''} · {total / project.fps:.2f} s · {total} frames"
+        )
+        self.delete_button.setEnabled(shots > 1)
+        self.duplicate_button.setEnabled(self.document.current_shot is not None)
+
+    def _on_project_replaced(self) -> None:
+        self._fitted = False
+        self.refresh()
+        self.fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._fitted:
+            self.fit()
+
+    def fit(self) -> None:
+        total = max(self.document.project.total_frames(), 1)
+        room = max(self.scroll.viewport().width() - LEFT - 60, 100)
+        self.canvas.set_zoom(room / total)
+        self._fitted = self.isVisible()
+
+    def zoom(self, factor: float) -> None:
+        viewport = self.scroll.viewport().width()
+        bar = self.scroll.horizontalScrollBar()
+        anchor = bar.value() + viewport / 2
+        shift = self.canvas.set_zoom(self.canvas.px_per_frame * factor, anchor)
+        bar.setValue(int(bar.value() + shift))
+
+    def set_shot_frame(self, frame: int) -> None:
+        """The viewer shows `frame` of the selected shot: put the playhead on it."""
+        shot = self.document.current_shot
+        if shot is None:
+            return
+        sequence_frame = self.document.project.shot_start(shot) + max(0, int(frame))
+        sequence_frame = min(sequence_frame, max(self.document.project.total_frames() - 1, 0))
+        if sequence_frame != self.canvas.playhead:
+            self.canvas.playhead = sequence_frame
+            self.canvas.update()
+            x = int(self.canvas.x_of(sequence_frame))
+            self.scroll.ensureVisible(x, CANVAS_H // 2, 40, 0)
+
+    # ------------------------------------------------------------------ editing
+
+    def add_shot(self) -> None:
+        project = self.document.project
+        current = self.document.current_shot
+        shot = Shot(
+            name=f"Shot {len(project.shots) + 1}", duration=current.duration if current else 48
+        )
+        index = len(project.shots)
+        if current is not None:
+            shot.settings.backend = current.settings.backend
+            index = project.shots.index(current) + 1
+        self.document.push(AddShot(self.document, shot, index))
+
+    def duplicate_shot(self) -> None:
+        current = self.document.current_shot
+        if current is None:
+            return
+        index = self.document.project.shots.index(current) + 1
+        twin = make_duplicate(current)
+        self.document.push(AddShot(self.document, twin, index))
+
+    def delete_shot(self) -> None:
+        shot = self.document.current_shot
+        if shot is not None and len(self.document.project.shots) > 1:
+            self.document.push(RemoveShot(self.document, shot.id))
+
+
+def thumbnail_image(frame: np.ndarray, height: int = int(SHOT_H - 8)) -> QImage:
+    """A small QImage of an RGB frame (copied: the frame may go away)."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    width = max(1, round(w * height / h))
+    small = np.ascontiguousarray(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA))
+    image = QImage(small.data, width, height, width * 3, QImage.Format.Format_RGB888)
+    return image.copy()
+
+
+class Thumbnails(QObject):
+    """Small pictures for the shot blocks: the active take's first frame, else the keyframe.
+
+    Callable with a shot; answers at once from memory and loads what is missing in the
+    background (`changed` then asks the timeline to repaint).
+    """
+
+    changed = Signal()
+
+    def __init__(self, document: Document, live, take_cache, tasks, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self._live = live
+        self._take_cache = take_cache
+        self._tasks = tasks
+        self._images: dict[tuple, QImage] = {}
+        self._loading: set[tuple] = set()
+        live.base_ready.connect(lambda _id: self.changed.emit())
+        take_cache.loaded.connect(lambda _id, _frames: self.changed.emit())
+        document.project_replaced.connect(self._images.clear)
+
+    def __call__(self, shot: Shot) -> QImage | None:
+        take = shot.active()
+        folder = self.document.project.folder
+        if take is not None and not take.missing and folder is not None:
+            image = self._take_image(folder, take)
+            if image is not None:
+                return image
+        key = self._live.base_key(shot)
+        image = self._images.get(key)
+        if image is None:
+            base = self._live.base_image(shot)  # starts loading it if needed
+            if base is None:
+                return None
+            image = self._images[key] = thumbnail_image(base)
+        return image
+
+    def _take_image(self, folder, take: Take) -> QImage | None:
+        from engine.media import read_image
+        from engine.takes import frame_paths
+
+        key = ("take", take.id)
+        image = self._images.get(key)
+        if image is not None:
+            return image
+        frames = self._take_cache.get(take.id)
+        if frames is not None and len(frames):
+            image = self._images[key] = thumbnail_image(frames[0])
+            return image
+        if key not in self._loading:
+            self._loading.add(key)
+
+            def load(_ctx):
+                paths = frame_paths(folder, take)
+                return read_image(paths[0]) if paths else None
+
+            def done(frame):
+                self._loading.discard(key)
+                if frame is not None:
+                    self._images[key] = thumbnail_image(frame)
+                    self.changed.emit()
+
+            self._tasks.submit(
+                load,
+                on_done=done,
+                on_error=lambda _error: self._loading.discard(key),
+                name="take thumbnail",
+            )
+        return None

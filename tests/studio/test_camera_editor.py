@@ -1,0 +1,182 @@
+"""The camera-path editor, driven with real mouse and key events on the real window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from studio_helpers import drag, path_between, shot_guide
+
+from engine.camera import CameraPath, preset
+from studio.camera_editor import channel_varies, sample_curve, with_easing
+from studio.live_previs import previs_frame
+
+
+@pytest.fixture
+def editor(window):
+    window.camera_dock.raise_()
+    window.camera_dock.show()
+    return window.camera_editor
+
+
+def aim(editor, channel: str, frame: float, value: float):
+    return editor.plots[channel].widget_pos(frame, value, editor.graph)
+
+
+def wait_for_previs_clip(qtbot, window, shot):
+    qtbot.waitUntil(
+        lambda: window.viewer.kind == "previs" and window.viewer.available_frames == shot.duration,
+        timeout=10_000,
+    )
+
+
+def test_the_editor_shows_the_shots_moving_channels(editor, window):
+    shot = window.document.current_shot
+    assert editor.shown_channels() == ("pan", "zoom")  # the sample pans and zooms
+    xs, ys = editor.plots["pan"].curve.getData()
+    expected_x, expected_y = sample_curve(shot.camera, shot.duration, "pan")
+    np.testing.assert_allclose(xs, expected_x)
+    np.testing.assert_allclose(ys, expected_y)
+    assert ys[0] == 0.0 and ys[-1] == 8.0
+    assert [p[2] for p in editor.plots["pan"].key_points] == [0, 47]
+
+
+def test_dragging_a_key_changes_the_path_previews_live_and_undoes_exactly(qtbot, window, editor):
+    shot = window.document.current_shot
+    before = shot.camera.to_dict()
+    pan_before = [p.pan for p in shot.camera.sample_frames(shot.duration)]
+    window.viewer.seek(30)
+    live_frames = []
+
+    def while_held():
+        # the viewer shows the edit's previs before the mouse is released
+        qtbot.waitUntil(
+            lambda: "live" in window.viewer.view.badge and window.live_previs.idle, timeout=5000
+        )
+        live_frames.append(window.viewer.displayed_frame().copy())
+        inputs = window.live_previs.inputs(shot, camera=editor.path)
+        np.testing.assert_array_equal(live_frames[-1], previs_frame(inputs, 30))
+        assert shot.camera.to_dict() == before  # nothing is in the document yet
+
+    start = aim(editor, "pan", 47, 8.0)
+    end = aim(editor, "pan", 40, 14.0)
+    drag(qtbot, editor.graph.viewport(), path_between(start, end), before_release=while_held)
+
+    keys = shot.camera.sorted().keyframes
+    assert [k.frame for k in keys] == [0, 40]
+    assert keys[1].pose.pan == pytest.approx(14.0, abs=0.4)
+    assert keys[1].pose.zoom == 1.15  # a drag on the pan curve leaves zoom alone
+    pan_after = [p.pan for p in shot.camera.sample_frames(shot.duration)]
+    assert pan_after != pan_before and pan_after[40] == keys[1].pose.pan
+    assert window.document.undo_stack.count() == 1  # one gesture, one step
+    assert window.undo_action.text() == "&Undo Move camera key to frame 41"
+    after = shot.camera.to_dict()
+
+    # the viewer plays the whole previs of the edited path, frame for frame
+    wait_for_previs_clip(qtbot, window, shot)
+    guide = shot_guide(window.document.project, shot)
+    assert window.viewer.current_frame == 30
+    np.testing.assert_array_equal(window.viewer.displayed_frame(), guide[30])
+    window.viewer.seek(40)
+    np.testing.assert_array_equal(window.viewer.displayed_frame(), guide[40])
+
+    window.undo_action.trigger()
+    assert shot.camera.to_dict() == before
+    assert [p[2] for p in editor.plots["pan"].key_points] == [0, 47]
+    window.redo_action.trigger()
+    assert shot.camera.to_dict() == after
+
+
+def test_applying_a_preset_replaces_the_path(qtbot, window, editor):
+    shot = window.document.current_shot
+    before = shot.camera.to_dict()
+    editor.preset_box.setCurrentIndex(editor.preset_box.findData("orbit"))
+    QTest.mouseClick(editor.preset_button, Qt.MouseButton.LeftButton)
+    assert shot.camera.to_dict() == preset("orbit", shot.duration).to_dict()
+    assert editor.shown_channels() == ("pan", "dolly", "truck")
+    assert window.undo_action.text() == "&Undo Camera preset: Orbit"
+    # the top view draws the camera circling the subject
+    xs, zs = editor.top_view.path.getData()
+    assert xs[-1] > 0.3 and zs[-1] > 0.05
+    wait_for_previs_clip(qtbot, window, shot)
+    np.testing.assert_array_equal(
+        window.viewer.displayed_frame(),
+        shot_guide(window.document.project, shot)[window.viewer.current_frame],
+    )
+    window.undo_action.trigger()
+    assert shot.camera.to_dict() == before
+    window.redo_action.trigger()
+    assert shot.camera.to_dict() == preset("orbit", shot.duration).to_dict()
+
+
+def test_keys_are_added_eased_and_deleted_with_keys_and_menus(qtbot, window, editor):
+    shot = window.document.current_shot
+    pose_at_20 = shot.camera.sample(20)
+    window.viewer.seek(20)
+    assert editor.playhead == 20
+    editor.graph.setFocus()
+    qtbot.keyClick(editor.graph, Qt.Key.Key_I)
+    key = shot.camera.keyframe_at(20)
+    assert key is not None and key.pose == pose_at_20  # adding a key keeps the move as it was
+    assert editor.selected == 20
+
+    # right-click the new key: its easing menu
+    QTest.mouseClick(
+        editor.graph.viewport(),
+        Qt.MouseButton.RightButton,
+        pos=aim(editor, "pan", 20, key.pose.pan),
+    )
+    menu = editor.context_menu
+    assert menu is not None and menu.isVisible()
+    linear = next(a for a in menu.actions() if a.data() == "linear")
+    linear.trigger()
+    menu.close()
+    assert shot.camera.keyframe_at(20).easing == "linear"
+    assert shot.camera.sample(30).pan != pose_at_20.pan  # the segment after it is now linear
+
+    editor.graph.setFocus()
+    qtbot.keyClick(editor.graph, Qt.Key.Key_Delete)
+    assert shot.camera.keyframe_at(20) is None
+    names = [window.document.undo_stack.text(i) for i in range(window.document.undo_stack.count())]
+    assert names == [
+        "Add camera key at frame 21",
+        "Set easing to Linear",
+        "Delete camera key at frame 21",
+    ]
+    window.document.undo_stack.undo()
+    assert shot.camera.keyframe_at(20).easing == "linear"
+
+
+def test_bezier_handles_reshape_the_timing(qtbot, window, editor):
+    shot = window.document.current_shot
+    path = with_easing(shot.camera, 0, "bezier")
+    editor.set_easing(0, "bezier")
+    assert shot.camera.to_dict() == path.to_dict()
+    assert shot.camera.keyframe_at(0).handles == (0.42, 0.0, 0.58, 1.0)
+    assert shot.camera.sample(12).pan == pytest.approx(path.sample(12).pan)  # same shape so far
+    plot = editor.plots["pan"]
+    (x1, y1, _), (x2, y2, _) = [p for p in plot.handle_points]
+    start = plot.widget_pos(x1, y1, editor.graph)
+    end = plot.widget_pos(x1, 6.0, editor.graph)  # pull the first handle up: a fast start
+    drag(qtbot, editor.graph.viewport(), path_between(start, end, 5))
+    handles = shot.camera.keyframe_at(0).handles
+    assert handles[1] == pytest.approx(6.0 / 8.0, abs=0.05)
+    assert shot.camera.sample(12).pan > path.sample(12).pan + 1.0
+    assert window.undo_action.text() == "&Undo Shape easing"
+
+
+def test_channels_show_and_hide(qtbot, editor, window):
+    QTest.mouseClick(editor.channel_buttons["roll"], Qt.MouseButton.LeftButton)
+    assert "roll" in editor.shown_channels()
+    QTest.mouseClick(editor.channel_buttons["zoom"], Qt.MouseButton.LeftButton)
+    assert editor.shown_channels() == ("pan", "roll")
+    assert window.document.undo_stack.count() == 0  # a view choice, not an edit
+
+
+def test_channel_varies_and_curves_follow_easing():
+    path = preset("dolly-zoom", 25)
+    assert channel_varies(path, "dolly") and channel_varies(path, "zoom")
+    assert not channel_varies(path, "pan") and not channel_varies(CameraPath(), "zoom")
+    xs, ys = sample_curve(path, 25, "dolly")
+    assert len(xs) == 24 * 4 + 1 and ys[0] == 0.0 and ys[-1] == path.sample(24).dolly

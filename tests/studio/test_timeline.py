@@ -1,0 +1,178 @@
+"""The timeline, driven with real mouse and key events on the real window."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from studio_helpers import drag, path_between
+
+from engine.media import read_image
+from studio.timeline import KEYS_H, KEYS_TOP, RULER_H, SHOT_H, SHOT_TOP
+
+FINISH_TIMEOUT = 15_000
+
+
+def block_point(canvas, index: int, fraction: float = 0.5) -> QPointF:
+    _shot, rect = canvas.shot_rects()[index]
+    return QPointF(rect.left() + rect.width() * fraction, SHOT_TOP + SHOT_H / 2)
+
+
+def names(window) -> list[str]:
+    return [s.name for s in window.document.project.shots]
+
+
+def test_shots_sit_in_order_with_their_length_and_thumbnail(qtbot, window):
+    canvas = window.timeline.canvas
+    first, second = window.document.project.shots
+    rects = canvas.shot_rects()
+    assert [s.id for s, _ in rects] == [first.id, second.id]
+    ppf = canvas.px_per_frame
+    assert rects[0][1].width() == 48 * ppf and rects[1][1].width() == 36 * ppf
+    assert rects[1][1].left() == rects[0][1].right()
+    assert "2 shots · 3.50 s · 84 frames" == window.timeline.info.text()
+    qtbot.waitUntil(lambda: canvas.thumbnails(first) is not None)
+    assert canvas.thumbnails(first).height() == SHOT_H - 8
+    # the whole sequence fits the view when it opens
+    assert canvas.x_of(84) <= window.timeline.scroll.viewport().width()
+
+
+def test_reorder_by_dragging_a_block_undo_and_redo(qtbot, window):
+    canvas = window.timeline.canvas
+    before = names(window)
+    start = block_point(canvas, 1)
+    end = QPointF(block_point(canvas, 0, 0.2))
+    drag(qtbot, canvas, path_between(start, end, 6))
+    assert names(window) == before[::-1]
+    assert window.undo_action.text() == "&Undo Move shot Push in on the tree"
+    assert window.document.current_shot.name == "Push in on the tree"
+    window.undo_action.trigger()
+    assert names(window) == before
+    window.redo_action.trigger()
+    assert names(window) == before[::-1]
+    # a click without a drag only selects
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=block_point(canvas, 1).toPoint())
+    assert names(window) == before[::-1]
+    assert window.document.current_shot.name == before[0]
+
+
+def test_trim_by_dragging_the_right_edge(qtbot, window):
+    canvas = window.timeline.canvas
+    shot = window.document.project.shots[0]
+    _shot, rect = canvas.shot_rects()[0]
+    ppf = canvas.px_per_frame
+    start = QPointF(rect.right() - 1, SHOT_TOP + SHOT_H / 2)
+    end = QPointF(rect.left() + 36 * ppf, start.y())
+    drag(qtbot, canvas, path_between(start, end, 5))
+    assert shot.duration == 36
+    assert window.undo_action.text() == "&Undo Trim shot"
+    assert canvas.shot_rects()[1][1].left() == canvas.x_of(36)
+    qtbot.waitUntil(lambda: window.viewer.length == 36)
+    window.undo_action.trigger()
+    assert shot.duration == 48
+    window.redo_action.trigger()
+    assert shot.duration == 36
+
+
+def test_camera_keys_drag_in_time_and_take_an_easing(qtbot, window):
+    canvas = window.timeline.canvas
+    shot = window.document.current_shot
+    before = shot.camera.to_dict()
+    (f0, p0), (f1, p1) = canvas.key_points()
+    assert (f0, f1) == (0, 47) and KEYS_TOP <= p1.y() <= KEYS_TOP + KEYS_H
+    target = QPointF(canvas.x_of(30) + canvas.px_per_frame / 2, p1.y())
+    drag(qtbot, canvas, path_between(p1, target, 6))
+    assert [k.frame for k in shot.camera.sorted().keyframes] == [0, 30]
+    assert shot.camera.keyframe_at(30).pose.pan == 8.0
+    assert window.undo_action.text() == "&Undo Move camera key to frame 31"
+    QTest.mouseClick(canvas, Qt.MouseButton.RightButton, pos=p0.toPoint())
+    menu = canvas.context_menu
+    assert menu is not None and menu.isVisible()
+    next(a for a in menu.actions() if a.data() == "hold").trigger()
+    menu.close()
+    assert shot.camera.keyframe_at(0).easing == "hold"
+    assert shot.camera.sample(29).pan == 0.0  # a hold keeps the first pose until the next key
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    assert shot.camera.to_dict() == before
+
+
+def test_add_duplicate_and_delete_shots(qtbot, window):
+    timeline = window.timeline
+    QTest.mouseClick(timeline.add_button, Qt.MouseButton.LeftButton)
+    assert names(window) == ["Ball on the meadow", "Shot 3", "Push in on the tree"]
+    window.document.set_current_shot(window.document.project.shots[0].id)
+    timeline.canvas.setFocus()
+    qtbot.keyClick(timeline.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    twin = window.document.project.shots[1]
+    original = window.document.project.shots[0]
+    assert twin.name == "Ball on the meadow copy" and twin.id != original.id
+    assert twin.camera.to_dict() == original.camera.to_dict() and twin.takes == []
+    assert [s.to_dict() for s in twin.strokes] == [s.to_dict() for s in original.strokes]
+    assert window.document.current_shot is twin
+    qtbot.keyClick(timeline.canvas, Qt.Key.Key_Delete)
+    assert twin not in window.document.project.shots
+    for _ in range(3):
+        window.document.undo_stack.undo()
+    assert names(window) == ["Ball on the meadow", "Push in on the tree"]
+
+
+def test_zoom_keeps_the_playhead_frame(qtbot, window):
+    timeline = window.timeline
+    before = timeline.canvas.px_per_frame
+    QTest.mouseClick(timeline.zoom_in_button, Qt.MouseButton.LeftButton)
+    assert timeline.canvas.px_per_frame == before * 1.25
+    assert timeline.canvas.width() > timeline.canvas.x_of(84)
+    timeline.fit()
+    assert timeline.canvas.px_per_frame == before
+
+
+def test_the_playhead_is_frame_accurate_against_the_export(qtbot, window, tmp_path):
+    """Scrubbing shows, at every sequence frame, the frame export writes there."""
+    from studio.export import ExportOptions
+
+    first, second = window.document.project.shots
+    window.generation.generate(1, first.id)
+    window.generation.generate(1, second.id)
+    qtbot.waitUntil(lambda: bool(first.takes and second.takes), timeout=FINISH_TIMEOUT)
+    window.document.set_current_shot(first.id)
+    # trim the first shot after generating: the sequence plays and exports its first 40 frames
+    canvas = window.timeline.canvas
+    _shot, rect = canvas.shot_rects()[0]
+    drag(
+        qtbot,
+        canvas,
+        path_between(
+            QPointF(rect.right() - 1, SHOT_TOP + 20), QPointF(canvas.x_of(40), SHOT_TOP + 20), 4
+        ),
+    )
+    assert first.duration == 40
+    target = tmp_path / "frames"
+    with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
+        assert window.export(ExportOptions(path=target, scope="sequence", format="png"))
+    exported = sorted(target.glob("frame_*.png"))
+    assert len(exported) == 40 + 36
+    for sequence_frame, shot, local in (
+        (3, first, 3),
+        (39, first, 39),
+        (40, second, 0),
+        (61, second, 21),
+    ):
+        x = canvas.x_of(sequence_frame) + canvas.px_per_frame / 2
+        QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+        assert canvas.playhead == sequence_frame
+        assert window.document.current_shot is shot
+        qtbot.waitUntil(
+            lambda s=shot: window.viewer.kind == "take" and window.viewer.length == s.duration
+        )
+        assert window.viewer.current_frame == local
+        np.testing.assert_array_equal(
+            window.viewer.displayed_frame(), read_image(exported[sequence_frame])
+        )
+    # takes are chips under their shot: click one to use it
+    window.generation.generate(1, second.id)
+    qtbot.waitUntil(lambda: len(second.takes) == 2, timeout=FINISH_TIMEOUT)
+    chips = [(take, r) for shot, take, r in canvas.take_chips() if shot is second]
+    assert [t.id for t, _ in chips] == [t.id for t in second.takes]
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=chips[0][1].center().toPoint())
+    assert second.active_take == second.takes[0].id
