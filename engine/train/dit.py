@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from ..models.conditioning import camera_displacement, control_channels, latent_
 from ..models.dit import PRESETS, DiTConfig, VideoDiT, preset
 from ..models.vae import CausalVideoVAE
 from ..weights import load_state, load_tensors, read_header, save_tensors
+from . import add_option_arguments, given_options, option, resolve_device
 
 TRAIN_SEED = 1_000_000
 CHECKPOINT = "checkpoint.safetensors"
@@ -46,28 +47,24 @@ LOG = "log.jsonl"
 DEFAULT_VAE = BUILTIN_WEIGHTS / "vae.safetensors"
 
 
-def _option(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class TrainOptions:
-    steps: int = _option(100_000, "optimizer steps at most")
-    minutes: float = _option(0.0, "train for this many minutes; the schedule follows time")
-    batch: int = _option(64, "examples per step")
-    lr: float = _option(6e-4, "peak AdamW learning rate")
-    warmup: int = _option(300, "linear warm-up steps")
-    weight_decay: float = _option(0.02, "AdamW weight decay")
-    grad_clip: float = _option(1.0, "max gradient norm")
-    ema: float = _option(0.998, "decay of the exported moving average of the weights")
-    frames: int = _option(25, "video frames per clip (1 + 4k)")
-    size: int = _option(128, "clip width and height")
-    buffer: int = _option(60_000, "clips kept in the replay buffer")
-    drop_text: float = _option(0.1, "probability of dropping the prompt")
-    drop_camera: float = _option(0.1, "probability of dropping the camera control")
-    drop_brush: float = _option(0.25, "probability of dropping the strokes")
-    drop_all: float = _option(0.05, "probability of dropping prompt and controls together")
-    seed: int = _option(0, "torch seed")
+    steps: int = option(100_000, "optimizer steps at most")
+    minutes: float = option(0.0, "train for this many minutes; the schedule follows time")
+    batch: int = option(64, "examples per step")
+    lr: float = option(6e-4, "peak AdamW learning rate")
+    warmup: int = option(300, "linear warm-up steps")
+    weight_decay: float = option(0.02, "AdamW weight decay")
+    grad_clip: float = option(1.0, "max gradient norm")
+    ema: float = option(0.998, "decay of the exported moving average of the weights")
+    frames: int = option(25, "video frames per clip (1 + 4k)")
+    size: int = option(128, "clip width and height")
+    buffer: int = option(60_000, "clips kept in the replay buffer")
+    drop_text: float = option(0.1, "probability of dropping the prompt")
+    drop_camera: float = option(0.1, "probability of dropping the camera control")
+    drop_brush: float = option(0.25, "probability of dropping the strokes")
+    drop_all: float = option(0.05, "probability of dropping prompt and controls together")
+    seed: int = option(0, "torch seed")
 
 
 # ----------------------------------------------------------------------------- examples
@@ -408,17 +405,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--min-buffer", type=int, default=512, help="clips in the buffer before training starts")
     opt("--fresh", type=int, default=16, help="new clips taken into the buffer per step at most")
     opt("--init", type=Path, help="start a new run from exported generator weights")
-    for f in dataclasses.fields(TrainOptions):
-        opt(
-            f"--{f.name.replace('_', '-')}",
-            type=type(f.default),
-            default=None,
-            help=f"{f.metadata['help']} ({f.default})",
-        )
+    add_option_arguments(parser, TrainOptions)
 
 
 def run(args: argparse.Namespace) -> int:
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
@@ -427,11 +418,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out_dir()
     ckpt = out / CHECKPOINT
     vae = CausalVideoVAE.load(args.vae)
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainOptions)
-        if getattr(args, f.name, None) is not None
-    }
+    given = given_options(args, TrainOptions)
     if ckpt.exists() and args.resume:
         trainer = DiTTrainer.load(ckpt, vae, device, given)
         print(f"Resuming {ckpt} at step {trainer.step}.")
@@ -542,11 +529,3 @@ def export(trainer: DiTTrainer, folder: Path, args: argparse.Namespace) -> Path:
     )
     print(f"Exported {path}.")
     return path
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidRequest("--device cuda was asked for, but no CUDA GPU is available.")
-    return torch.device(name)

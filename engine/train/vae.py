@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ import torch
 from ..errors import InvalidRequest, ModelLoadError
 from ..models.vae import PRESETS, CausalVideoVAE, VAEConfig, preset
 from ..weights import load_state, load_tensors, read_header, save_tensors
+from . import add_option_arguments, given_options, option, resolve_device
 
 #: training clips use world seeds from here up; held-out clips use HELDOUT_SEEDS
 TRAIN_SEED = 1_000_000
@@ -45,30 +46,25 @@ CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.jsonl"
 
 
-def _option(default, help: str):
-    """A TrainOptions field whose help text the command line shows."""
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class TrainOptions:
-    steps: int = _option(20_000, "optimizer steps in total; a resumed run continues up to this")
-    batch: int = _option(8, "clips per step")
-    lr: float = _option(1e-3, "peak AdamW learning rate")
-    warmup: int = _option(200, "linear warm-up steps, then cosine decay to lr / 10 at `steps`")
-    weight_decay: float = _option(0.01, "AdamW decay on weights (biases are not decayed)")
-    grad_clip: float = _option(1.0, "max global gradient norm")
-    mse_weight: float = _option(
+    steps: int = option(20_000, "optimizer steps in total; a resumed run continues up to this")
+    batch: int = option(8, "clips per step")
+    lr: float = option(1e-3, "peak AdamW learning rate")
+    warmup: int = option(200, "linear warm-up steps, then cosine decay to lr / 10 at `steps`")
+    weight_decay: float = option(0.01, "AdamW decay on weights (biases are not decayed)")
+    grad_clip: float = option(1.0, "max global gradient norm")
+    mse_weight: float = option(
         10.0, "weight of the squared error (fast start; L1 rules below ~0.05)"
     )
-    grad_weight: float = _option(0.5, "weight of L1 on spatial image gradients (edge sharpness)")
-    time_weight: float = _option(0.5, "weight of L1 on frame differences (flicker)")
-    latent_reg: float = _option(1e-4, "weight of the L2 penalty on latents")
-    latent_noise: float = _option(0.02, "latent noise while training, relative to the latents' std")
-    frames: int = _option(17, "frames per training clip (1 + 4k)")
-    size: int = _option(128, "clip width and height")
-    seed: int = _option(0, "torch seed for the initial weights and the latent noise")
-    minutes: float = _option(
+    grad_weight: float = option(0.5, "weight of L1 on spatial image gradients (edge sharpness)")
+    time_weight: float = option(0.5, "weight of L1 on frame differences (flicker)")
+    latent_reg: float = option(1e-4, "weight of the L2 penalty on latents")
+    latent_noise: float = option(0.02, "latent noise while training, relative to the latents' std")
+    frames: int = option(17, "frames per training clip (1 + 4k)")
+    size: int = option(128, "clip width and height")
+    seed: int = option(0, "torch seed for the initial weights and the latent noise")
+    minutes: float = option(
         0.0, "train for this many minutes instead of a step count; the schedule follows time"
     )
 
@@ -316,26 +312,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--save-every", type=int, default=500, help="steps between checkpoints (500)")
     opt("--scaling-clips", type=int, default=64, help="clips to measure latent scaling (64)")
     # training options: None keeps the saved value on --resume, else the default
-    for f in dataclasses.fields(TrainOptions):
-        opt(
-            f"--{f.name.replace('_', '-')}",
-            type=type(f.default),
-            default=None,
-            help=f"{f.metadata['help']} ({f.default})",
-        )
+    add_option_arguments(parser, TrainOptions)
 
 
 def run(args: argparse.Namespace) -> int:
-    device = _resolve_device(args.device)
+    device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else default_out_dir()
     ckpt = out / CHECKPOINT
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainOptions)
-        if getattr(args, f.name, None) is not None
-    }
+    given = given_options(args, TrainOptions)
     export_only = ckpt.exists() and not args.resume and args.export is not None
     if ckpt.exists() and (args.resume or export_only):
         trainer = VAETrainer.load(ckpt, device, given)
@@ -454,14 +440,6 @@ class _Stop:
 
     def _on_signal(self, signum, frame):
         self.signal = True
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidRequest("--device cuda was asked for, but no CUDA GPU is available.")
-    return torch.device(name)
 
 
 def _trim_log(path: Path, step: int) -> None:
