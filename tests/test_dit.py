@@ -31,7 +31,7 @@ from engine.models.dit import preset as dit_preset
 from engine.models.flow import Guidance, sample, schedule
 from engine.models.pipeline import BuiltinModel, native_plan, retime
 from engine.models.text import BOS, UNK, Tokenizer
-from engine.models.vae import CausalVideoVAE
+from engine.models.vae import CausalVideoVAE, frames_to_tensor, tensor_to_frames
 from engine.models.vae import preset as vae_preset
 from engine.motion import MotionStroke, TrajectoryPoint
 from engine.project import Project, Shot
@@ -327,3 +327,31 @@ def test_missing_weights_are_reported_before_anyone_presses_generate(tmp_path, w
     assert BuiltinBackend(weights).capabilities().unavailable == ""
     reason = BuiltinBackend(tmp_path).capabilities().unavailable
     assert "dit" in reason and "kinema train" in reason
+
+
+def test_a_static_stroke_holds_its_region_of_the_keyframe(weights):
+    model = BuiltinModel.load(weights)
+    keyframe = np.zeros((32, 32, 3), np.uint8)
+    keyframe[:, :16] = (200, 40, 40)
+    mask = np.zeros((32, 32), np.float32)
+    mask[:, :16] = 1
+    still = MotionStroke(mask, kind="static")
+    controls = compile_shot(
+        preset("pan-right", 9), [still], width=32, height=32, frames=9, fps=12, keyframe=keyframe
+    )
+    held = model.generate("a red wall", controls, steps=3, seed=1, keyframe=keyframe)
+    free = model.generate(
+        "a red wall",
+        compile_shot(
+            preset("pan-right", 9), [], width=32, height=32, frames=9, fps=12, keyframe=keyframe
+        ),
+        steps=3,
+        seed=1,
+        keyframe=keyframe,
+    )
+    # random weights paint noise; where the static stroke lies, the keyframe's still picture stays
+    with torch.no_grad():
+        still = frames_to_tensor(np.repeat(keyframe[None], 9, 0))
+        reference = tensor_to_frames(model.vae.decode(model.vae.encode(still))).astype(np.float32)
+    left = np.s_[:, 4:28, 2:12]
+    assert np.abs(held[left] - reference[left]).mean() < np.abs(free[left] - reference[left]).mean()

@@ -145,7 +145,13 @@ class BuiltinModel:
             given_frames[0] = True
             static = static_mask_at(controls, w, h)
             if static.any():
-                hold = (latent.expand_as(noise), torch.from_numpy(static).to(self.device))
+                # what a still picture of the keyframe looks like in every latent frame (later
+                # latents summarise four frames and differ from frame 0's, encoded alone)
+                still = np.repeat(keyframe[None], frames, axis=0)
+                target = self.vae.normalize(
+                    self.vae.encode(frames_to_tensor(still).to(self.device))
+                )
+                hold = (target, torch.from_numpy(static).to(self.device))
 
         init, start = None, 1.0
         if guide is not None and guide_strength > 0:
