@@ -37,7 +37,6 @@ from PySide6.QtGui import (
     QIcon,
     QImage,
     QPainter,
-    QPainterPath,
     QPen,
     QPixmap,
 )
@@ -64,6 +63,7 @@ from engine.project import Shot
 from . import theme
 from .commands import AddStroke, RemoveStroke, ReplaceStroke
 from .document import Document
+from .overlays import paint_trajectory
 from .shortcuts import add_local_shortcuts
 
 TOOLS = ("brush", "static", "erase", "path")
@@ -350,16 +350,7 @@ class BrushCanvas(QWidget):
         if not points:
             return
         colour = QColor(stroke.color)
-        if len(points) > 1:
-            path = QPainterPath(points[0])
-            for point in points[1:]:
-                path.lineTo(point)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(QColor(0, 0, 0, 150), 5))
-            painter.drawPath(path)
-            painter.setPen(QPen(colour, 2.5))
-            painter.drawPath(path)
-            self._paint_arrow(painter, points[-2], points[-1], colour)
+        paint_trajectory(painter, points, colour, width=2.5, arrow=11)
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
         painter.setFont(small)
@@ -371,20 +362,6 @@ class BrushCanvas(QWidget):
             if spec.frame is not None:
                 painter.setPen(QColor("#ffffff"))
                 painter.drawText(point + QPointF(7, -6), f"f{spec.frame + 1:g}")
-
-    @staticmethod
-    def _paint_arrow(painter: QPainter, start: QPointF, end: QPointF, colour: QColor) -> None:
-        dx, dy = end.x() - start.x(), end.y() - start.y()
-        length = math.hypot(dx, dy)
-        if length < 1e-3:
-            return
-        ux, uy = dx / length, dy / length
-        size = 11
-        left = end - QPointF(ux * size - uy * size * 0.5, uy * size + ux * size * 0.5)
-        right = end - QPointF(ux * size + uy * size * 0.5, uy * size - ux * size * 0.5)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(colour))
-        painter.drawPolygon([end, left, right])
 
     def _paint_cursor(self, painter: QPainter) -> None:
         if self._hover is None or self.tool == "path":

@@ -119,6 +119,23 @@ def sample_curve(path: CameraPath, frames: int, channel: str) -> tuple[np.ndarra
     return xs, np.array([getattr(p, channel) for p in poses])
 
 
+def key_menu(parent, current: str, last: bool, choose) -> QMenu:
+    """A camera key's right-click menu: one checkable easing per segment kind, disabled on the
+    last key (it starts no segment). The camera editor and the timeline both show it."""
+    menu = QMenu(parent)
+    group = QActionGroup(menu)
+    for easing in EASINGS:
+        action = QAction(EASING_LABELS[easing], menu)
+        action.setCheckable(True)
+        action.setChecked(easing == current)
+        action.setEnabled(not last)
+        action.setData(easing)
+        action.triggered.connect(lambda _c=False, e=easing: choose(e))
+        group.addAction(action)
+        menu.addAction(action)
+    return menu
+
+
 def with_easing(path: CameraPath, frame: int, easing: str) -> CameraPath | None:
     """The path with the segment starting at `frame` eased by `easing` (None: no change).
 
@@ -667,18 +684,8 @@ class CameraPathEditor(QWidget):
         key = self.path.keyframe_at(frame)
         if key is None:
             return
-        menu = QMenu(self)
-        group = QActionGroup(menu)
         last = self._is_last(frame)
-        for easing in EASINGS:
-            action = QAction(EASING_LABELS[easing], menu)
-            action.setCheckable(True)
-            action.setChecked(easing == key.easing)
-            action.setEnabled(not last)
-            action.setData(easing)
-            action.triggered.connect(lambda _c=False, e=easing: self.set_easing(frame, e))
-            group.addAction(action)
-            menu.addAction(action)
+        menu = key_menu(self, key.easing, last, lambda e: self.set_easing(frame, e))
         if last:
             menu.addSection("The last key starts no segment")
         menu.addSeparator()

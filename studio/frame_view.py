@@ -19,7 +19,6 @@ from PySide6.QtGui import (
     QFont,
     QImage,
     QPainter,
-    QPainterPath,
     QPen,
     QPolygonF,
     QTransform,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from engine.media import IMAGE_EXTS, VIDEO_EXTS
 
 from . import theme
-from .overlays import REGION_ALPHA, CameraOverlay, StrokeOverlay
+from .overlays import REGION_ALPHA, CameraOverlay, StrokeOverlay, paint_trajectory
 
 ZOOM_FIT = 0.0  # any other value is a scale factor (1.0 is 100 %)
 
@@ -191,17 +190,8 @@ class FrameView(QWidget):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(outline)
         if stroke.kind == "move" and len(stroke.offsets) > 1:
-            path = QPainterPath()
             points = [placed.map(QPointF(float(x), float(y))) for x, y in stroke.path]
-            path.moveTo(points[0])
-            for point in points[1:]:
-                path.lineTo(point)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.setPen(QPen(QColor(0, 0, 0, 140), 4))
-            painter.drawPath(path)
-            painter.setPen(QPen(colour, 2))
-            painter.drawPath(path)
-            self._paint_arrow(painter, points[-2], points[-1], colour)
+            paint_trajectory(painter, points, colour, width=2, arrow=10)
             here = placed.map(QPointF(*(float(v) for v in stroke.anchor + offset)))
             painter.setPen(QPen(QColor("#ffffff"), 1.5))
             painter.setBrush(QBrush(colour))
@@ -212,20 +202,6 @@ class FrameView(QWidget):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawLine(centre + QPointF(-6, -6), centre + QPointF(6, 6))
             painter.drawLine(centre + QPointF(-6, 6), centre + QPointF(6, -6))
-
-    @staticmethod
-    def _paint_arrow(painter: QPainter, start: QPointF, end: QPointF, colour: QColor) -> None:
-        direction = end - start
-        length = (direction.x() ** 2 + direction.y() ** 2) ** 0.5
-        if length < 1e-3:
-            return
-        ux, uy = direction.x() / length, direction.y() / length
-        size = 10
-        left = end - QPointF(ux * size - uy * size * 0.5, uy * size + ux * size * 0.5)
-        right = end - QPointF(ux * size + uy * size * 0.5, uy * size - ux * size * 0.5)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(colour))
-        painter.drawPolygon(QPolygonF([end, left, right]))
 
     def _paint_camera(self, painter: QPainter, frame: int, to_widget: QTransform) -> None:
         assert self.camera is not None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QPainterPath, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPolygonF
 
 from engine.camera import homographies
 from engine.motion import MotionStroke, trajectory_offsets
@@ -134,3 +134,31 @@ def region_outline(mask: np.ndarray, level: float = 0.5) -> QPainterPath:
         path.addPolygon(QPolygonF([QPointF(x, y) for x, y in points]))
         path.closeSubpath()
     return path
+
+
+def paint_trajectory(
+    painter: QPainter, points: list[QPointF], colour: QColor, width: float, arrow: float
+) -> None:
+    """A stroke's path as a dark-haloed line ending in an arrowhead, readable on any picture.
+    Shared by the viewer's overlay and the brush canvas so both draw a path the same way."""
+    if len(points) < 2:
+        return
+    path = QPainterPath(points[0])
+    for point in points[1:]:
+        path.lineTo(point)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setPen(QPen(QColor(0, 0, 0, 145), width * 2))
+    painter.drawPath(path)
+    painter.setPen(QPen(colour, width))
+    painter.drawPath(path)
+    start, end = points[-2], points[-1]
+    dx, dy = end.x() - start.x(), end.y() - start.y()
+    length = (dx * dx + dy * dy) ** 0.5
+    if length < 1e-3:
+        return
+    ux, uy = dx / length, dy / length
+    left = end - QPointF(ux * arrow - uy * arrow * 0.5, uy * arrow + ux * arrow * 0.5)
+    right = end - QPointF(ux * arrow + uy * arrow * 0.5, uy * arrow - ux * arrow * 0.5)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QBrush(colour))
+    painter.drawPolygon(QPolygonF([end, left, right]))

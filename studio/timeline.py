@@ -25,8 +25,6 @@ import math
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
     QColor,
     QFont,
     QImage,
@@ -47,11 +45,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.camera import EASINGS, CameraPath
+from engine.camera import CameraPath
 from engine.project import Shot, Take
 
 from . import theme
-from .camera_editor import EASING_LABELS, with_easing
+from .camera_editor import EASING_LABELS, key_menu, with_easing
 from .commands import AddShot, MoveShot, RemoveShot, SetActiveTake, SetCamera, SetShotField
 from .commands import duplicate_shot as make_duplicate
 from .document import Document
@@ -548,17 +546,7 @@ class TimelineCanvas(QWidget):
         if key is None:
             return
         last = frame == max(k.frame for k in shot.camera.keyframes)
-        menu = QMenu(self)
-        group = QActionGroup(menu)
-        for easing in EASINGS:
-            action = QAction(EASING_LABELS[easing], menu)
-            action.setCheckable(True)
-            action.setChecked(easing == key.easing)
-            action.setEnabled(not last)
-            action.setData(easing)
-            action.triggered.connect(lambda _c=False, e=easing: self._set_easing(frame, e))
-            group.addAction(action)
-            menu.addAction(action)
+        menu = key_menu(self, key.easing, last, lambda e: self._set_easing(frame, e))
         menu.addSeparator()
         delete = menu.addAction("Delete key")
         delete.triggered.connect(lambda: self._delete_key(frame))

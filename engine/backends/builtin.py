@@ -78,43 +78,37 @@ class BuiltinBackend:
         if not (request.shot.get("prompt") or "").strip() and keyframe is None:
             report.notice("No prompt and no keyframe: the model will invent a scene.")
         steps = max(1, int(request.steps))
-        guide = native.guide if keyframe is not None else None
-
-        def on_preview(frames: np.ndarray, step: int, total: int) -> None:
-            report.progress(step, total, "steps")
-            report.preview(frames, step, total, complete=False)
-
-        if plan.frames > WHOLE_FRAMES:  # a long shot streams: finished frames as they come
-            frames = self._model.stream(
-                request.shot.get("prompt", ""),
-                native,
-                steps=steps,
-                guidance=float(request.guidance),
-                seed=int(request.seed),
-                keyframe=keyframe,
-                on_frames=lambda f, done, total: (
-                    report.progress(done, total, "latent frames"),
-                    report.preview(f, done, total, complete=False),
-                ),
-                check_cancel=cancel.raise_if_cancelled,
-            )
-            frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)
-            report.preview(frames, steps, steps, complete=True)
-            return frames
-
-        frames = self._model.generate(
-            request.shot.get("prompt", ""),
-            native,
+        common = dict(
             steps=steps,
             guidance=float(request.guidance),
             seed=int(request.seed),
             keyframe=keyframe,
-            guide=guide,
-            guide_strength=float(request.guide_strength),
-            on_preview=on_preview,
-            preview_every=2,
             check_cancel=cancel.raise_if_cancelled,
         )
+
+        def on_preview(frames: np.ndarray, done: int, total: int, unit: str = "steps") -> None:
+            report.progress(done, total, unit)
+            report.preview(frames, done, total, complete=False)
+
+        prompt = request.shot.get("prompt", "")
+        if plan.frames > WHOLE_FRAMES:  # a long shot streams: finished frames as they come
+            frames = self._model.stream(
+                prompt,
+                native,
+                on_frames=lambda f, done, total: on_preview(f, done, total, "latent frames"),
+                **common,
+            )
+        else:
+            strength = float(request.guide_strength)
+            frames = self._model.generate(
+                prompt,
+                native,
+                guide=native.guide if keyframe is not None and strength > 0 else None,
+                guide_strength=strength,
+                on_preview=on_preview,
+                preview_every=2,
+                **common,
+            )
         frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)
         report.progress(steps, steps, "steps")
         report.preview(frames, steps, steps, complete=True)

@@ -124,21 +124,14 @@ class BuiltinModel:
         """uint8 (T, h, w, 3) at native size; `on_preview(frames, step, steps)` as it forms."""
         h, w = controls.height // 8, controls.width // 8
         frames = controls.frames
-        latent_frames = 1 + (frames - 1) // 4
-        channels = self.dit.cfg.latent_channels
-        cond = torch.from_numpy(controls_from_shot(controls, w, h))[None].to(self.device)
-        generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
-        noise = torch.randn((1, channels, latent_frames, h, w), generator=generator).to(self.device)
-        text = self.dit.encode_text([prompt])
-        null = self.dit.encode_text([""])
+        cond, noise, text, null = self._start(prompt, controls, seed)
+        latent_frames = noise.shape[2]
 
         given, given_frames, hold = None, None, None
         if context is not None:
             given, given_frames = self._context(context, latent_frames)
         elif keyframe is not None:
-            latent = self.vae.normalize(
-                self.vae.encode(frames_to_tensor(keyframe[None]).to(self.device))
-            )
+            latent = self._latents(keyframe[None])
             given = torch.zeros_like(noise)
             given[:, :, :1] = latent
             given_frames = torch.zeros(latent_frames, dtype=torch.bool)
@@ -148,14 +141,12 @@ class BuiltinModel:
                 # what a still picture of the keyframe looks like in every latent frame (later
                 # latents summarise four frames and differ from frame 0's, encoded alone)
                 still = np.repeat(keyframe[None], frames, axis=0)
-                target = self.vae.normalize(
-                    self.vae.encode(frames_to_tensor(still).to(self.device))
-                )
+                target = self._latents(still)
                 hold = (target, torch.from_numpy(static).to(self.device))
 
         init, start = None, 1.0
         if guide is not None and guide_strength > 0:
-            init = self.vae.normalize(self.vae.encode(frames_to_tensor(guide).to(self.device)))
+            init = self._latents(guide)
             start = 1.0 - 0.7 * float(min(max(guide_strength, 0.0), 1.0))
 
         def decode(x0: torch.Tensor) -> np.ndarray:
@@ -198,20 +189,13 @@ class BuiltinModel:
     ) -> np.ndarray:
         """Like `generate`, but chunk by chunk: `on_frames(frames_so_far, done, total)` sees
         finished frames as soon as they exist. Makes clips longer than the training clips."""
-        h, w = controls.height // 8, controls.width // 8
-        latent_frames = 1 + (controls.frames - 1) // 4
-        cond = torch.from_numpy(controls_from_shot(controls, w, h))[None].to(self.device)
-        generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
-        shape = (1, self.dit.cfg.latent_channels, latent_frames, h, w)
-        noise = torch.randn(shape, generator=generator).to(self.device)
+        cond, noise, text, null = self._start(prompt, controls, seed)
+        latent_frames = noise.shape[2]
         given = None
         if keyframe is not None:
-            given = self.vae.normalize(
-                self.vae.encode(frames_to_tensor(keyframe[None]).to(self.device))
-            )
+            given = self._latents(keyframe[None])
         decoder = self.vae.decoder_stream()
         finished: list[np.ndarray] = []
-        text, null = self.dit.encode_text([prompt]), self.dit.encode_text([""])
         chunks = sample_stream(
             self.dit, noise, cond, text, null, steps, Guidance(guidance), chunk, given,
             check_cancel=check_cancel,
@@ -223,13 +207,25 @@ class BuiltinModel:
                 on_frames(np.concatenate(finished), done, latent_frames)
         return np.concatenate(finished)
 
+    def _start(self, prompt: str, controls, seed: int):
+        """What every generation begins with: control channels at latent size, the seed's
+        noise, and the prompt and the empty prompt (for guidance) encoded once."""
+        h, w = controls.height // 8, controls.width // 8
+        cond = torch.from_numpy(controls_from_shot(controls, w, h))[None].to(self.device)
+        shape = (1, self.dit.cfg.latent_channels, 1 + (controls.frames - 1) // 4, h, w)
+        generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
+        noise = torch.randn(shape, generator=generator).to(self.device)
+        return cond, noise, self.dit.encode_text([prompt]), self.dit.encode_text([""])
+
+    def _latents(self, frames_u8: np.ndarray) -> torch.Tensor:
+        """uint8 (T, h, w, 3) -> the generator's normalised latents (1, C, T', h/8, w/8)."""
+        return self.vae.normalize(self.vae.encode(frames_to_tensor(frames_u8).to(self.device)))
+
     def _context(self, context: np.ndarray, latent_frames: int):
         """Latents of frames to continue from: the clip's last 1 + 4j frames become the first
         latent frames, held clean, and the rest is generated after them (extension)."""
         usable = 1 + 4 * ((len(context) - 1) // 4)
-        latents = self.vae.normalize(
-            self.vae.encode(frames_to_tensor(context[-usable:]).to(self.device))
-        )
+        latents = self._latents(context[-usable:])
         count = min(latents.shape[2], latent_frames - 1)
         given = torch.zeros(
             (1, latents.shape[1], latent_frames, *latents.shape[3:]), device=self.device
