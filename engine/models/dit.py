@@ -73,6 +73,8 @@ class DiTConfig:
 
 PRESETS = {
     "builtin": dict(width=256, depth=8, heads=4),
+    # a size a CPU can train in hours and run several times faster than real time
+    "small": dict(width=192, depth=6, heads=3),
     "tiny": dict(width=64, depth=2, heads=2, text_layers=1, text_length=24),
 }
 

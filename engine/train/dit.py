@@ -136,6 +136,7 @@ def _quiet_worker() -> None:
 
     cv2.setNumThreads(1)  # one core per worker: library threads would only fight each other
     torch.set_num_threads(1)
+    os.nice(10)  # the trainer comes first: rendering fills the gaps it leaves
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 
@@ -263,6 +264,7 @@ class DiTTrainer:
         self.generator = torch.Generator().manual_seed(opts.seed + 1)
         self.noise = torch.Generator(self.device).manual_seed(opts.seed + 2)
         self.step, self.wall_time, self.clips_seen = 0, 0.0, 0
+        self.earlier: list[dict] = []  # training facts of the runs this one started from
 
     def lr_at(self, step: int) -> float:
         o = self.opts
@@ -343,6 +345,7 @@ class DiTTrainer:
             "step": self.step,
             "wall_time": self.wall_time,
             "clips_seen": self.clips_seen,
+            "earlier": self.earlier,
             "config": self.model.cfg.to_dict(),
             "options": dataclasses.asdict(self.opts),
             "param_groups": [dict(g, params=list(g["params"])) for g in optim["param_groups"]],
@@ -376,6 +379,7 @@ class DiTTrainer:
         trainer.optimizer.load_state_dict({"state": state, "param_groups": groups})
         trainer.step, trainer.wall_time = int(header["step"]), float(header["wall_time"])
         trainer.clips_seen = int(header.get("clips_seen", 0))
+        trainer.earlier = list(header.get("earlier", []))
         return trainer
 
 
@@ -403,7 +407,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--log-every", type=int, default=50, help="steps between log lines (50)")
     opt("--save-every", type=int, default=2000, help="steps between checkpoints (2000)")
     opt("--min-buffer", type=int, default=512, help="clips in the buffer before training starts")
-    opt("--fresh", type=int, default=16, help="new clips taken into the buffer per step at most")
+    opt(
+        "--fresh",
+        type=float,
+        default=16,
+        help="new clips taken into the buffer per step at most (below 1 on a CPU, where "
+        "encoding them costs training time)",
+    )
     opt("--init", type=Path, help="start a new run from exported generator weights")
     add_option_arguments(parser, TrainOptions)
 
@@ -435,6 +445,10 @@ def run(args: argparse.Namespace) -> int:
             trainer = DiTTrainer(init.cfg, opts, vae, device)
             trainer.model.load_state_dict(init.state_dict())
             trainer.ema.load_state_dict(init.state_dict())
+            info = dict(init.training_info)
+            trainer.earlier = [*info.pop("earlier_runs", []), info]
+            # clips_seen counts the clips of every run so far, so this one renders new seeds
+            trainer.clips_seen = int(info.get("clips_seen", 0))
             print(f"Starting from {args.init}.")
         else:
             trainer = DiTTrainer(preset(args.model_size), opts, vae, device)
@@ -455,7 +469,7 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
     )
     buffer = ReplayBuffer(o.buffer)
     pending: list[dict] = []
-    last, losses, code, absorbing = time.perf_counter(), [], 0, 0.0
+    last, losses, code, absorbing, credit = time.perf_counter(), [], 0, 0.0, 0.0
 
     def absorb(most: int) -> None:
         pending.extend(stream.take(most))
@@ -469,13 +483,21 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
 
     try:
         with open(out / LOG, "a") as log:
+            shown = 0
             while buffer.size < args.min_buffer:
                 absorb(256)
+                if buffer.size >= shown + 256:
+                    shown = buffer.size
+                    print(f"Filling the buffer: {shown} of {args.min_buffer} clips.", flush=True)
                 time.sleep(0.05)
             print(f"Buffer holds {buffer.size} clips; training.")
+            if args.fresh <= 0:  # a fixed data set: the renderers would only steal the CPU
+                stream.close()
             while not trainer.done():
                 tick = time.perf_counter()
-                absorb(args.fresh)
+                credit += args.fresh
+                absorb(int(credit))
+                credit -= int(credit)
                 absorbing += time.perf_counter() - tick
                 stats = trainer.train_step(buffer)
                 trainer.wall_time += time.perf_counter() - tick
@@ -504,6 +526,8 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
                     )
                 if trainer.step % args.save_every == 0:
                     trainer.save(out / CHECKPOINT)
+                    if args.export is not None:  # so a long run can be looked at as it goes
+                        export(trainer, Path(args.export), args)
     except KeyboardInterrupt:
         code = 130
     finally:
@@ -525,6 +549,8 @@ def export(trainer: DiTTrainer, folder: Path, args: argparse.Namespace) -> Path:
             "train_minutes": round(trainer.wall_time / 60, 1),
             "device": torch.cuda.get_device_name() if trainer.device.type == "cuda" else "cpu",
             "ema": o.ema,
+            "lr": o.lr,
+            "earlier_runs": trainer.earlier,
         },
     )
     print(f"Exported {path}.")
