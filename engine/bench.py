@@ -118,6 +118,13 @@ def bench_vae() -> dict:
     return run()
 
 
+def bench_builtin() -> dict:
+    """The shipped generator: time to make a 2 s clip against its duration, first preview."""
+    from .models.pipeline import bench_builtin as run
+
+    return run()
+
+
 def bench_metrics() -> dict:
     """Each quality metric on a 17-frame 128x128 world clip (they run on every take)."""
     from . import metrics
@@ -155,6 +162,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "media": bench_media,
     "world": bench_world,
     "vae": bench_vae,
+    "builtin": bench_builtin,
     "metrics": bench_metrics,
     # the studio: worst event-loop stall while generating, 1080p60 playback, live previs drag
     "gui-stall": _studio_benchmark("bench_gui_stall"),

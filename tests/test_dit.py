@@ -355,3 +355,25 @@ def test_a_static_stroke_holds_its_region_of_the_keyframe(weights):
         reference = tensor_to_frames(model.vae.decode(model.vae.encode(still))).astype(np.float32)
     left = np.s_[:, 4:28, 2:12]
     assert np.abs(held[left] - reference[left]).mean() < np.abs(free[left] - reference[left]).mean()
+
+
+def test_a_shot_without_a_keyframe_is_drafted_then_carried_along_its_camera(weights):
+    from engine.models.pipeline import refine_steps
+
+    model = BuiltinModel.load(weights)
+    moving = compile_shot(preset("pan-right", 9), [], width=32, height=32, frames=9, fps=12)
+    seen: list[tuple[int, int]] = []
+    frames = model.generate("a red ball", moving, steps=4, seed=1, guide_strength=0.6,
+                            sketch=True, on_preview=lambda f, i, n: seen.append((i, n)))  # fmt: skip
+    total = 4 + refine_steps(4, 0.6)
+    assert frames.shape == (9, 32, 32, 3)
+    steps = [i for i, _ in seen]
+    assert steps == sorted(steps) and steps[-1] < total and {n for _, n in seen} == {total}
+    assert 4 in steps  # the draft itself is shown before the second pass starts
+
+    # a locked-off shot with no strokes has nothing to carry: one pass
+    still = compile_shot(CameraPath(), [], width=32, height=32, frames=9, fps=12)
+    seen.clear()
+    model.generate("a red ball", still, steps=4, seed=1, guide_strength=0.6, sketch=True,
+                   on_preview=lambda f, i, n: seen.append((i, n)))  # fmt: skip
+    assert {n for _, n in seen} == {4}

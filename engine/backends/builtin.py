@@ -4,8 +4,9 @@ Weights load once (`load`) and stay warm. A request is made at the model's nativ
 (`engine.models.pipeline.native_plan`) and brought back to the shot's size and frame rate.
 The prompt, the camera path and move strokes condition the model; with a keyframe, frame 0 is
 the keyframe, static strokes hold their region, and the previs (the keyframe carried by the
-camera and strokes) guides the clip by `guide_strength`. A preview of the clip's current
-estimate is decoded every other step, so the viewer shows it forming; shots longer than four
+camera and strokes) guides the clip by `guide_strength`; without one, a first draft's frame 0
+is carried the same way and guides a second pass. A preview of the clip's current
+estimate is decoded every third step, so the viewer shows it forming; shots longer than four
 seconds stream instead, chunk by chunk, each chunk final when it appears.
 """
 
@@ -105,8 +106,9 @@ class BuiltinBackend:
                 native,
                 guide=native.guide if keyframe is not None and strength > 0 else None,
                 guide_strength=strength,
+                sketch=True,  # without a keyframe, the first frame of a draft is carried
                 on_preview=on_preview,
-                preview_every=2,
+                preview_every=3,
                 **common,
             )
         frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)

@@ -12,6 +12,10 @@ how closely the clip followed them (`engine.metrics`), next to the world clip's 
 - flicker and warp error, as ratios to the world clip's;
 - image-to-video: PSNR of frame 0 against the given keyframe;
 - extension: warp error at the seam against the rest of the continued clip.
+
+Clips are made as the studio makes them: `--guide-strength` (a shot's default, 0.6) has the
+previs of the first frame guide the clip (for text-to-video, the first frame of a draft; see
+`BuiltinModel.generate`); `--guide-strength 0` measures the model alone.
 """
 
 from __future__ import annotations
@@ -71,25 +75,34 @@ def heldout_case(seed: int) -> dict:
     }
 
 
-def colour_area(frames: np.ndarray, colour: str) -> float:
-    """Mean share of each frame whose nearest palette colour (shading-tolerant) is `colour`."""
+def colour_mask(frames: np.ndarray, colour: str) -> np.ndarray:
+    """(..., H, W) bool: pixels whose nearest palette colour, allowing for shading, is `colour`."""
     from ..synth.palette import _PALETTE, COLOUR_NAMES
 
-    x = frames.reshape(-1, 3).astype(np.float32)[::3]  # every third pixel is plenty
+    x = frames.reshape(-1, 3).astype(np.float32)
     palette = _PALETTE.astype(np.float32)
     scale = np.clip((x @ palette.T) / (palette**2).sum(1).clip(1e-9), 0.45, 1.35)
     dist = np.linalg.norm(x[:, None, :] - scale[..., None] * palette[None], axis=-1)
-    return float((dist.argmin(1) == COLOUR_NAMES.index(colour)).mean())
+    return (dist.argmin(1) == COLOUR_NAMES.index(colour)).reshape(frames.shape[:-1])
 
 
-def evaluate_case(model, case: dict, steps: int, guidance: float) -> tuple[dict, np.ndarray]:
+def colour_area(frames: np.ndarray, colour: str) -> float:
+    """Mean share of each frame in `colour` (every third row and column is plenty)."""
+    return float(colour_mask(frames[..., ::3, ::3, :], colour).mean())
+
+
+def evaluate_case(
+    model, case: dict, steps: int, guidance: float, guide_strength: float = 0.0
+) -> tuple[dict, np.ndarray]:
     from .. import metrics
+    from ..models.pipeline import carried
 
     clip, controls = case["clip"], case["controls"]
     start = time.perf_counter()
     frames = model.generate(
-        case["prompt"], controls, steps=steps, guidance=guidance, seed=case["seed"]
-    )
+        case["prompt"], controls, steps=steps, guidance=guidance, seed=case["seed"],
+        guide_strength=guide_strength, sketch=True,
+    )  # fmt: skip
     seconds = time.perf_counter() - start
     record = {"seed": case["seed"], "prompt": case["prompt"], "seconds": seconds}
     if case["colour"]:
@@ -114,8 +127,9 @@ def evaluate_case(model, case: dict, steps: int, guidance: float) -> tuple[dict,
     )
 
     keyframe = clip.frames[0]
+    guide = carried(keyframe, controls) if guide_strength > 0 else None
     i2v = model.generate(case["prompt"], controls, steps=steps, guidance=guidance, seed=case["seed"],
-                         keyframe=keyframe)  # fmt: skip
+                         keyframe=keyframe, guide=guide, guide_strength=guide_strength)  # fmt: skip
     record["i2v_frame0_psnr"] = float(metrics.psnr(i2v[:1], keyframe[None]).mean)
 
     context = clip.frames[:13]
@@ -165,6 +179,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--clips", type=int, default=32, help="held-out cases: world seeds 0..N-1 (32)")
     opt("--steps", type=int, default=8, help="sampling steps (8)")
     opt("--guidance", type=float, default=3.0, help="guidance scale (3)")
+    opt(
+        "--guide-strength",
+        type=float,
+        default=0.6,
+        help="how closely clips hold to the previs of their first frame, as a shot's setting "
+        "does (0.6, the default; 0 measures the model alone)",
+    )
     opt("--report", type=Path, default=Path("out/eval/builtin.json"), help="JSON report path")
     opt("--sheet", type=Path, help="also write a contact sheet PNG of 6 generated clips here")
     opt("--device", default="cpu", help="cpu (default) or cuda")
@@ -183,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     records, sheet_rows = [], []
     for n, seed in enumerate(range(args.clips)):
         case = heldout_case(seed)
-        record, frames = evaluate_case(model, case, args.steps, args.guidance)
+        record, frames = evaluate_case(model, case, args.steps, args.guidance, args.guide_strength)
         records.append(record)
         if len(sheet_rows) < 12 and n < 6:
             sheet_rows += [
@@ -200,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
         "heldout": f"world seeds 0..{args.clips - 1}, {FRAMES} frames at {SIZE}x{SIZE}, {FPS:g} fps",
         "steps": args.steps,
         "guidance": args.guidance,
+        "guide_strength": args.guide_strength,
         "summary": {
             k: finite_or_none(v) if isinstance(v, float) else v for k, v in summary.items()
         },
