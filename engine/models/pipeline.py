@@ -9,6 +9,7 @@ depend on the backend.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -92,9 +93,7 @@ def refine_steps(steps: int, strength: float) -> int:
 
 def carried(frame: np.ndarray, controls) -> np.ndarray:
     """`frame` carried along the shot's camera path and strokes: the previs with it as keyframe."""
-    from ..previs import previs_video
-
-    return previs_video(frame, controls.homographies, controls.fields())
+    return dataclasses.replace(controls, keyframe=frame).guide
 
 
 class BuiltinModel:
