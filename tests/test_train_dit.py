@@ -40,6 +40,19 @@ def test_an_example_is_a_world_clip_with_its_controls_as_painted():
         assert x[5].max() > 0.3  # a painted region in the keyframe
 
 
+def test_the_loss_weighs_the_objects_a_prompt_names_by_where_they_are():
+    from engine.synth import render_clip
+
+    seed = 1_000_123
+    cover = example(seed, frames=9, size=64)["objects"]
+    clip = render_clip(seed, 9, 64)
+    assert cover.shape == (3, 8, 8) and cover.dtype == np.uint8
+    assert 0 < cover.mean() < 0.5  # objects are a small part of the frame
+    for obj in clip.objects:  # every object's pixels in frame 0 sit on covered latent cells
+        ys, xs = np.nonzero(obj.masks[0])
+        assert cover[0, ys // 8, xs // 8].all()
+
+
 def test_a_training_step_learns_and_a_run_resumes(tmp_path):
     torch.manual_seed(0)
     vae = CausalVideoVAE(vae_preset("tiny"))
