@@ -82,7 +82,11 @@ def _add_model_commands(
 
 
 #: model name -> module with `add_arguments(parser)` and `run(args) -> int`
-_TRAINERS = {"vae": "engine.train.vae", "dit": "engine.train.dit"}
+_TRAINERS = {
+    "vae": "engine.train.vae",
+    "dit": "engine.train.dit",
+    "preview": "engine.train.preview",
+}
 _EVALUATORS = {"vae": "engine.eval.vae", "builtin": "engine.eval.builtin"}
 
 

@@ -377,3 +377,23 @@ def test_a_shot_without_a_keyframe_is_drafted_then_carried_along_its_camera(weig
     model.generate("a red ball", still, steps=4, seed=1, guide_strength=0.6, sketch=True,
                    on_preview=lambda f, i, n: seen.append((i, n)))  # fmt: skip
     assert {n for _, n in seen} == {4}
+
+
+def test_the_first_preview_comes_before_any_vae_decode(weights, monkeypatch):
+    model = BuiltinModel.load(weights)
+    shot = compile_shot(preset("pan-right", 9), [], width=32, height=32, frames=9, fps=12)
+    keyframe = np.full((32, 32, 3), 90, np.uint8)
+    decodes: list[int] = []
+    real_decode = model.vae.decode
+    monkeypatch.setattr(model.vae, "decode", lambda z: decodes.append(1) or real_decode(z))
+    seen: list[tuple[int, int]] = []
+
+    def on_preview(frames, step, steps):
+        seen.append((step, len(decodes)))
+        assert frames.shape == (9, 32, 32, 3)
+
+    model.generate("a red ball", shot, steps=4, seed=1, keyframe=keyframe,
+                   on_preview=on_preview, preview_every=2)  # fmt: skip
+    assert seen[0] == (1, 0)  # step 1 is shown at once, before the VAE decoded anything
+    assert [s for s, _ in seen] == [1, 2]  # then the VAE's previews, every second step
+    assert seen[1][1] == 1

@@ -25,6 +25,7 @@ from ..errors import InvalidRequest, ModelLoadError
 from .conditioning import controls_from_shot, static_mask_at
 from .dit import VideoDiT
 from .flow import Guidance, sample, sample_stream
+from .preview import LatentPreview, fit_preview, load_preview
 from .vae import CausalVideoVAE, frames_to_tensor, tensor_to_frames
 
 WEIGHTS = BUILTIN_WEIGHTS
@@ -99,8 +100,23 @@ def carried(frame: np.ndarray, controls) -> np.ndarray:
 class BuiltinModel:
     """The VAE and the generator, loaded once and kept warm."""
 
-    def __init__(self, vae: CausalVideoVAE, dit: VideoDiT, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        vae: CausalVideoVAE,
+        dit: VideoDiT,
+        device: str | torch.device = "cpu",
+        preview: LatentPreview | None = None,
+    ):
         self.vae, self.dit, self.device = vae.eval(), dit.eval(), torch.device(device)
+        self._preview = preview
+
+    @property
+    def preview(self) -> LatentPreview:
+        """The instant latents-to-colours map for the first preview (fitted once if the weights
+        folder has none for this VAE)."""
+        if self._preview is None:
+            self._preview = fit_preview(self.vae)
+        return self._preview
 
     @classmethod
     def load(cls, folder: str | Path = WEIGHTS, device: str = "cpu") -> BuiltinModel:
@@ -119,7 +135,7 @@ class BuiltinModel:
                 f"the VAE beside it makes {vae.cfg.latent_channels}: the two files come from "
                 "different models."
             )
-        return cls(vae, dit, device)
+        return cls(vae, dit, device, load_preview(folder))
 
     @torch.no_grad()
     def generate(
@@ -225,7 +241,11 @@ class BuiltinModel:
             return tensor_to_frames(self.vae.decode(self.vae.denormalize(x0)))
 
         def on_step(i: int, total: int, x0: torch.Tensor) -> None:
-            if on_preview is not None and i < total and (i % preview_every == 0 or i == 1):
+            if on_preview is None or i >= total:
+                return
+            if i == 1:  # the first look comes at once, soft; the VAE sharpens later ones
+                on_preview(self.preview(x0), i, total)
+            elif i % preview_every == 0:
                 on_preview(decode(x0), i, total)
 
         x0 = sample(
