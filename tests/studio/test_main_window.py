@@ -567,3 +567,15 @@ def test_the_real_export_dialog_builds_options(qtbot, tmp_path):
     dialog.format_box.setCurrentIndex(dialog.format_box.findData("png"))
     options = dialog.options()
     assert options.format == "png" and options.path == tmp_path / "a" and options.fps is None
+
+
+def test_the_inspector_fits_its_dock_without_a_sideways_scrollbar(window, qtbot):
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = window.inspector.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: window.inspector.width() > 0)
+    assert not scroll.horizontalScrollBar().isVisible()
+    # every field is wholly in view: Generate ends inside the dock
+    button = window.inspector.generate_button
+    right = button.mapTo(window.inspector, button.rect().topRight()).x()
+    assert right <= window.inspector.width()
