@@ -8,7 +8,9 @@ how closely the clip followed them (`engine.metrics`), next to the world clip's 
 
 - prompt: the named colour is there, in at least a quarter of the area the world clip shows;
 - brush: where the brushed region went against its path (% of frame width);
-- camera: direction right (cosine > 0.5) and magnitude ratio of the estimated move;
+- camera: direction right (cosine > 0.5) and magnitude ratio of the estimated move, against
+  the requested move and against the same estimate on the world's own clip (which itself
+  reads within 25 % of the request in only about 60 % of cases);
 - flicker and warp error, as ratios to the world clip's;
 - image-to-video: PSNR of frame 0 against the given keyframe;
 - extension: warp error at the seam against the rest of the continued clip.
@@ -118,7 +120,14 @@ def evaluate_case(
     cam = metrics.camera_adherence(frames, controls.homographies)
     record.update(camera_ok=bool(cam.direction_ok), camera_ratio=cam.magnitude_ratio)
     world_cam = metrics.camera_adherence(clip.frames, controls.homographies)
-    record.update(world_camera_ok=bool(world_cam.direction_ok))
+    record.update(
+        world_camera_ok=bool(world_cam.direction_ok),
+        world_camera_ratio=world_cam.magnitude_ratio,
+        # the estimator reads the world's own clip short where it has little texture (night,
+        # sand) or moves by parallax (dolly, pedestal); against that reading, it is the
+        # generator that is judged and not the estimator
+        camera_ratio_to_world=cam.magnitude_ratio / max(world_cam.magnitude_ratio, 1e-6),
+    )
     record["flicker_ratio"] = metrics.flicker(frames).mean / max(
         metrics.flicker(clip.frames).mean, 0.05
     )
@@ -151,7 +160,10 @@ def summarise(records: list[dict]) -> dict:
         values = [r[key] for r in records if key in r]
         return float(np.mean(values)) if values else None
 
-    ratios = [r["camera_ratio"] for r in records if r.get("camera_ok")]
+    def within_25pct(key: str, ok: str = "camera_ok") -> float | None:
+        ratios = [r[key] for r in records if r.get(ok) and r.get(key) is not None]
+        return float(np.mean([abs(v - 1) <= 0.25 for v in ratios])) if ratios else None
+
     return {
         "cases": len(records),
         "prompt_adherence": share("prompt_ok"),
@@ -159,9 +171,11 @@ def summarise(records: list[dict]) -> dict:
         "world_brush_error_pct": mean("world_brush_error_pct"),
         "camera_direction_ok": share("camera_ok"),
         "world_camera_direction_ok": share("world_camera_ok"),
-        "camera_magnitude_within_25pct": (
-            float(np.mean([abs(r - 1) <= 0.25 for r in ratios])) if ratios else None
+        "camera_magnitude_within_25pct": within_25pct("camera_ratio"),
+        "world_camera_magnitude_within_25pct": within_25pct(
+            "world_camera_ratio", "world_camera_ok"
         ),
+        "camera_magnitude_within_25pct_of_world": within_25pct("camera_ratio_to_world"),
         "flicker_ratio": mean("flicker_ratio"),
         "warp_ratio": mean("warp_ratio"),
         "i2v_frame0_psnr": mean("i2v_frame0_psnr"),
