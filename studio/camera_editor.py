@@ -220,7 +220,8 @@ class _ChannelPlot:
         colour = QColor(spec.colour)
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        plot.setMouseEnabled(x=False, y=False)
+        # time zooms (wheel) and pans (drag the background); values keep their fitted range
+        plot.setMouseEnabled(x=True, y=False)
         plot.showGrid(x=True, y=True, alpha=0.12)
         axis = plot.getAxis("left")
         axis.setWidth(58)
@@ -424,6 +425,7 @@ class CameraPathEditor(QWidget):
         self.graph.ci.layout.setSpacing(2)
         self.graph.ci.setContentsMargins(2, 4, 8, 2)
         self.graph.setMinimumWidth(160)
+        self.graph.scene().sigMouseClicked.connect(self._on_graph_click)
         self.top_view = TopView(self)
         self.top_view.setFixedWidth(170)
         self.hint = QLabel(self)
@@ -546,6 +548,7 @@ class CameraPathEditor(QWidget):
                 y_lo, y_hi = min(low, float(ys.min())), max(high, float(ys.max()))
                 pad = (y_hi - y_lo) * 0.15
                 item.plot.setYRange(y_lo - pad, y_hi + pad, padding=0)
+                item.plot.setLimits(xMin=-0.5, xMax=last + 0.5, minXRange=min(4.0, last + 1))
                 item.plot.setXRange(-0.5, last + 0.5, padding=0)
         self._frame_poses = self.path.sorted().sample_frames(self.frames)
         self.top_view.show_path(self._frame_poses, self.playhead)
@@ -582,7 +585,10 @@ class CameraPathEditor(QWidget):
         elif len(self.path.keyframes) == 1:
             self.hint.setText("  One key holds the camera. Add another at a later frame to move.")
         else:
-            self.hint.setText("  Drag keys in time and value · right-click a key for its easing")
+            self.hint.setText(
+                "  Drag keys in time and value · right-click a key for its easing"
+                " · wheel zooms time, double-click fits"
+            )
 
     def _is_last(self, frame: int) -> bool:
         return frame == max(k.frame for k in self.path.keyframes)
@@ -667,6 +673,14 @@ class CameraPathEditor(QWidget):
         else:
             self._pinned.discard(channel)
             self._hidden.add(channel)
+        self._redraw(rescale=True)
+
+    def _on_graph_click(self, ev) -> None:
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+            self.fit_view()
+
+    def fit_view(self) -> None:
+        """The whole shot in view again, after zooming into part of it."""
         self._redraw(rescale=True)
 
     def _on_key_click(self, item: _ChannelPlot, ev) -> None:

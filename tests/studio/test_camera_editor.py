@@ -180,3 +180,36 @@ def test_channel_varies_and_curves_follow_easing():
     assert not channel_varies(path, "pan") and not channel_varies(CameraPath(), "zoom")
     xs, ys = sample_curve(path, 25, "dolly")
     assert len(xs) == 24 * 4 + 1 and ys[0] == 0.0 and ys[-1] == path.sample(24).dolly
+
+
+def test_the_wheel_zooms_time_around_the_mouse_and_a_double_click_fits_the_shot(qtbot, editor):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QMouseEvent, QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    plot = editor.plots["pan"].plot
+    full = plot.viewRange()[0]
+    aim_at = aim(editor, "pan", 12, 0.0)
+    for _ in range(3):
+        event = QWheelEvent(
+            QPointF(aim_at), QPointF(editor.graph.viewport().mapToGlobal(aim_at)), QPoint(0, 0),
+            QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase, False,
+        )  # fmt: skip
+        QApplication.sendEvent(editor.graph.viewport(), event)
+    zoomed = plot.viewRange()[0]
+    assert zoomed[1] - zoomed[0] < 0.8 * (full[1] - full[0])  # closer in on time
+    assert zoomed[0] <= 12 <= zoomed[1]  # around the frame under the mouse
+    assert editor.plots["zoom"].plot.viewRange()[0] == pytest.approx(zoomed)  # channels in step
+    assert plot.viewRange()[0][0] >= -0.5 - 1e-6  # never past the shot's ends
+
+    # a double click as a mouse sends it: press, release, double-click, release
+    viewport, at = editor.graph.viewport(), aim(editor, "pan", 30, 6)
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=at)
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind in (QMouseEvent.Type.MouseButtonDblClick, QMouseEvent.Type.MouseButtonRelease):
+        held = left if kind == QMouseEvent.Type.MouseButtonDblClick else none
+        event = QMouseEvent(kind, QPointF(at), QPointF(viewport.mapToGlobal(at)), left, held,
+                            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        QApplication.sendEvent(viewport, event)
+    qtbot.waitUntil(lambda: plot.viewRange()[0] == pytest.approx(full))
