@@ -367,6 +367,12 @@ class MainWindow(QMainWindow):
         d.project_replaced.connect(self._update_title)
         self.files.project_saved.connect(lambda _folder: self._update_title())
         self.metrics_dock.visibilityChanged.connect(self.metrics_panel.set_watching)
+        self._right_widths: dict[QDockWidget, int] = {}
+        self._right_tab: QDockWidget | None = None  # the right area's tab on top
+        for dock in (self.inspector_dock, self.brush_dock):
+            dock.visibilityChanged.connect(
+                lambda shown, dock=dock: shown and self._on_right_tab(dock)
+            )
         # the tools show their edits in the viewer while they drag
         p = self.presenter
         self.camera_editor.path_previewed.connect(
@@ -528,11 +534,26 @@ class MainWindow(QMainWindow):
             return bool(self.restoreState(state, LAYOUT_VERSION))
         return False
 
+    def _on_right_tab(self, shown: QDockWidget) -> None:
+        """Painting wants room and a form does not: the right panel is wide while the brush is
+        up and narrow while the inspector is, each at the width the user last gave it."""
+        other = self.brush_dock if shown is self.inspector_dock else self.inspector_dock
+        before, self._right_tab = self._right_tab, shown
+        tabbed = other in self.tabifiedDockWidgets(shown)
+        if before is not other or not tabbed or shown.isFloating() or not self.isVisible():
+            return
+        self._right_widths[other] = shown.width()  # the area's width: the other tab's, until now
+        default = 380 if shown is self.inspector_dock else max(380, int(self.width() * 0.42))
+        width = self._right_widths.get(shown, default)
+        QTimer.singleShot(0, lambda: self.resizeDocks([shown], [width], Qt.Orientation.Horizontal))
+
     def save_layout(self) -> None:
         settings.set_value("window/geometry", self.saveGeometry())
         settings.set_value("window/state", self.saveState(LAYOUT_VERSION))
 
     def reset_layout(self) -> None:
+        self._right_widths.clear()
+        self._right_tab = None
         for dock in self.docks:
             dock.setFloating(False)
             dock.show()

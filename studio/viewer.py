@@ -110,8 +110,8 @@ class ViewerWidget(QWidget):
             "", "Next frame (Right)", lambda: self.step(1), icon_name="step_forward"
         )
         self.end_button = self._tool("", "Go to end (End)", self.go_to_end, icon_name="to_end")
-        self.loop_button = self._tool(
-            "Loop", "Loop playback", self._on_loop_toggled, True, icon_name="loop"
+        self.loop_button = self._tool(  # icon only: the transport sets the viewer's least width
+            "", "Loop playback", self._on_loop_toggled, True, icon_name="loop"
         )
         self.loop_button.setChecked(True)
         self.slider = QSlider(Qt.Orientation.Horizontal, bar)
@@ -122,7 +122,7 @@ class ViewerWidget(QWidget):
         self.counter.setMinimumWidth(150)
         self.fps_label = QLabel(bar)
         self.fps_label.setObjectName("dim")
-        self.fps_label.setMinimumWidth(92)
+        self.fps_label.setMinimumWidth(72)
         self.ab_button = self._tool(
             "A/B", "Compare with another take (\\)", self._on_ab_toggled, True
         )

@@ -579,3 +579,23 @@ def test_the_inspector_fits_its_dock_without_a_sideways_scrollbar(window, qtbot)
     button = window.inspector.generate_button
     right = button.mapTo(window.inspector, button.rect().topRight()).x()
     assert right <= window.inspector.width()
+
+
+def test_the_right_panel_widens_to_paint_and_narrows_for_the_form(window, qtbot):
+    horizontal = Qt.Orientation.Horizontal
+    window.resize(1440, 900)  # the window's own first size
+    window.inspector_dock.raise_()
+    qtbot.waitUntil(lambda: window.width() == 1440)
+    narrow = window.inspector_dock.width()
+    window.brush_dock.raise_()
+    # as wide as the docks beside the viewer allow, towards 42 % of the window
+    qtbot.waitUntil(lambda: window.brush_dock.width() >= narrow + 120)
+    assert window.brush_panel.canvas.width() >= narrow + 100  # more room to paint
+
+    mine = narrow + 60
+    window.resizeDocks([window.brush_dock], [mine], horizontal)  # the user's own width
+    qtbot.waitUntil(lambda: abs(window.brush_dock.width() - mine) <= 12)
+    window.inspector_dock.raise_()
+    qtbot.waitUntil(lambda: abs(window.inspector_dock.width() - narrow) <= 12)
+    window.brush_dock.raise_()
+    qtbot.waitUntil(lambda: abs(window.brush_dock.width() - mine) <= 12)  # remembered
