@@ -51,5 +51,8 @@ def print_info() -> None:
         can = [f.name for f in fields(caps) if getattr(caps, f.name) is True]
         print(f"  {name:10s} {caps.label}: {caps.description}")
         print(f"  {'':10s} honours: {', '.join(can) or 'nothing'}; up to {caps.max_frames} frames")
+        if caps.uses_steps:
+            defaults = f"{caps.default_steps} steps, guidance {caps.default_guidance:g}"
+            print(f"  {'':10s} starts shots at: {defaults}")
         if caps.unavailable:
             print(f"  {'':10s} unavailable: {caps.unavailable}")

@@ -52,6 +52,18 @@ def request_for_shot(project: Project, shot: Shot, **overrides) -> GenerationReq
     return GenerationRequest(**args)
 
 
+def settings_on(shot: Shot, backend: str | None):
+    """The shot's settings on `backend` (None: its own), as choosing it in the studio gives:
+    steps and guidance left at the old backend's defaults take the new one's."""
+    from .backends import BACKENDS, create_backend, switched_settings
+
+    if not backend or backend == shot.settings.backend:
+        return shot.settings
+    own = shot.settings.backend
+    old = create_backend(own).capabilities() if own in BACKENDS else None
+    return switched_settings(shot.settings, old, create_backend(backend).capabilities())
+
+
 def generate_blocking(
     requests: Sequence[GenerationRequest],
     *,
@@ -160,10 +172,19 @@ def render_cli(args) -> int:
     output = Path(args.output)
     if output.suffix and not output.parent.exists():
         raise InvalidRequest(f"The folder '{output.parent}' for the output does not exist.")
-    requests = [
-        request_for_shot(project, shot, backend=args.backend, seed=args.seed, steps=args.steps)
-        for shot in shots
-    ]
+    requests = []
+    for shot in shots:
+        settings = settings_on(shot, args.backend)
+        requests.append(
+            request_for_shot(
+                project,
+                shot,
+                backend=settings.backend,
+                seed=args.seed,
+                steps=args.steps or settings.steps,
+                guidance=settings.guidance,
+            )  # fmt: skip
+        )
     progress = TerminalProgress(enabled=False if args.quiet else None)
     started = time.perf_counter()
     clips = generate_blocking(

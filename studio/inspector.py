@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.backends import Capabilities
+from engine.backends import Capabilities, switched_settings
 from engine.project import Shot
 
 from . import icons, settings
@@ -391,10 +391,19 @@ class Inspector(QWidget):
         caps = self.capabilities.get(name)
         label = caps.label if caps else name
         shot = self.document.current_shot
-        if shot is not None and not self._updating and name != shot.settings.backend:
-            self.document.push(
-                SetShotSetting(self.document, shot.id, "backend", name, f"Use {label}", False)
-            )
+        if shot is None or self._updating or name == shot.settings.backend or caps is None:
+            return
+        before = shot.settings
+        after = switched_settings(before, self.capabilities.get(before.backend), caps)
+        stack = self.document.undo_stack
+        stack.beginMacro(f"Use {label}")  # one undo step, steps and guidance with it
+        for field in ("backend", "steps", "guidance"):
+            if getattr(after, field) != getattr(before, field):
+                value = getattr(after, field)
+                self.document.push(
+                    SetShotSetting(self.document, shot.id, field, value, None, False)
+                )
+        stack.endMacro()
 
 
 def _row(*widgets) -> QWidget:

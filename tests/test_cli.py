@@ -185,3 +185,17 @@ def test_arguments_without_a_command_open_the_studio(argv, studio):
     from engine.cli import _wants_studio
 
     assert _wants_studio(argv) is studio
+
+
+def test_render_on_another_backend_takes_its_steps_unless_the_shot_chose_its_own():
+    from engine.render import settings_on
+
+    shot = Project.load(SAMPLE).shots[0]
+    assert (shot.settings.backend, shot.settings.steps, shot.settings.guidance) == (
+        "previs", 20, 5.0,
+    )  # fmt: skip
+    builtin = settings_on(shot, "builtin")
+    assert (builtin.backend, builtin.steps, builtin.guidance) == ("builtin", 8, 3.0)
+    assert settings_on(shot, None) is shot.settings and settings_on(shot, "previs") is shot.settings
+    shot.settings.steps = 12  # chosen by the user: kept
+    assert settings_on(shot, "builtin").steps == 12

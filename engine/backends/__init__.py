@@ -8,6 +8,7 @@ backend means adding a file here and a line to `BACKENDS`; nothing else changes.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 from collections.abc import Callable
@@ -43,6 +44,8 @@ class Capabilities:
     max_frames: int = 1024
     size_multiple: int = 2  # width and height must be multiples of this
     max_side: int = 4096
+    default_steps: int = 20  # what a shot's steps and guidance start at with this backend
+    default_guidance: float = 5.0
 
 
 class CancelToken:
@@ -132,6 +135,23 @@ def create_backend(name: str) -> Backend:
     module_name, class_name = BACKENDS[name].split(":")
     module = importlib.import_module(module_name)
     return getattr(module, class_name)()
+
+
+def switched_settings(settings, old: Capabilities | None, new: Capabilities):
+    """`settings` (a shot's `ShotSettings`) moved to backend `new`.
+
+    Steps and guidance mean different things to different models: a few-step model run at
+    another model's 20 steps is slow for nothing. What the user left at the old backend's
+    defaults takes the new backend's; what they chose themselves stays.
+    """
+    old_steps = old.default_steps if old else Capabilities.default_steps
+    old_guidance = old.default_guidance if old else Capabilities.default_guidance
+    return dataclasses.replace(
+        settings,
+        backend=new.name,
+        steps=new.default_steps if settings.steps == old_steps else settings.steps,
+        guidance=new.default_guidance if settings.guidance == old_guidance else settings.guidance,
+    )
 
 
 def check_request(caps: Capabilities, request: GenerationRequest) -> None:

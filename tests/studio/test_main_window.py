@@ -337,6 +337,31 @@ def test_a_backend_that_cannot_run_here_says_why_before_generate(window):
     assert inspector.generate_button.isEnabled()
 
 
+def test_choosing_the_builtin_model_starts_from_its_own_steps_and_guidance(window):
+    inspector, shot = window.inspector, window.document.current_shot
+    assert (shot.settings.steps, shot.settings.guidance) == (20, 5.0)  # previs's defaults
+
+    def choose(name):
+        index = inspector.backend_box.findData(name)
+        inspector.backend_box.setCurrentIndex(index)
+        inspector.backend_box.activated.emit(index)  # what a click on the item does
+
+    choose("builtin")
+    builtin = inspector.capabilities["builtin"]
+    assert shot.settings.backend == "builtin"
+    assert (shot.settings.steps, shot.settings.guidance) == (8, 3.0)
+    assert (builtin.default_steps, builtin.default_guidance) == (8, 3.0)
+    assert inspector.steps_spin.value() == 8
+    window.document.undo_stack.undo()  # one step takes all of it back
+    assert (shot.settings.backend, shot.settings.steps, shot.settings.guidance) == (
+        "previs", 20, 5.0,
+    )  # fmt: skip
+
+    inspector.steps_spin.setValue(30)  # the user's own choice survives a switch
+    choose("builtin")
+    assert (shot.settings.steps, shot.settings.guidance) == (30, 3.0)
+
+
 def test_inspector_edits_are_commands(qtbot, window):
     inspector, shot, project = (
         window.inspector,
