@@ -586,8 +586,7 @@ class CameraPathEditor(QWidget):
             self.hint.setText("  One key holds the camera. Add another at a later frame to move.")
         else:
             self.hint.setText(
-                "  Drag keys in time and value · right-click a key for its easing"
-                " · wheel zooms time, double-click fits"
+                "  Drag keys · right-click one for easing · wheel zooms time, double-click fits"
             )
 
     def _is_last(self, frame: int) -> bool:
