@@ -6,7 +6,8 @@ The prompt, the camera path and move strokes condition the model; with a keyfram
 the keyframe, static strokes hold their region, and the previs (the keyframe carried by the
 camera and strokes) guides the clip by `guide_strength`; without one, a first draft's frame 0
 is carried the same way and guides a second pass. A preview of the clip's current
-estimate is decoded every third step, so the viewer shows it forming; shots longer than four
+estimate comes after the first step (through the instant latents-to-colours map) and then
+every third step (a VAE decode), so the viewer shows it forming; shots longer than four
 seconds stream instead, chunk by chunk, each chunk final when it appears.
 """
 
