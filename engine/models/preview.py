@@ -44,8 +44,8 @@ class LatentPreview:
         x = torch.cat([x, torch.ones_like(x[..., :1])], -1)
         parts = [(x[:1] @ self.first).reshape(1, h, w, 3)]
         if t > 1:  # (t - 1, h, w, 4, 3) -> (4 (t - 1), h, w, 3), frames in order
-            parts.append((x[1:] @ self.rest).reshape(t - 1, h, w, STRIDE, 3).transpose(1, 3))
-            parts[-1] = parts[-1].transpose(2, 3).reshape(-1, h, w, 3)
+            rest = (x[1:] @ self.rest).reshape(t - 1, h, w, STRIDE, 3)
+            parts.append(rest.permute(0, 3, 1, 2, 4).reshape(-1, h, w, 3))
         small = ((torch.cat(parts).clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).numpy()
         size = (w * PATCH, h * PATCH)
         return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in small])
