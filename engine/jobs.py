@@ -18,6 +18,9 @@ import numpy as np
 
 from .errors import InvalidRequest
 
+#: GPU memory modes a request may ask for (see engine.backends.diffusers.memory)
+MEMORY_MODES = ("auto", "gpu", "model-offload", "group-offload", "sequential-offload")
+
 
 def new_job_id() -> str:
     return uuid.uuid4().hex[:12]
@@ -44,6 +47,8 @@ class GenerationRequest:
     seed: int = 0
     project_dir: str | None = None
     device: str = "auto"
+    memory: str = "auto"  # a real model's GPU memory mode (engine.backends.diffusers.memory)
+    tiled_decode: bool = False  # decode in tiles (after a decode ran out of memory)
     job_id: str = field(default_factory=new_job_id)
 
     def validate(self) -> None:
@@ -70,6 +75,10 @@ class GenerationRequest:
         if not np.isfinite(self.guide_strength) or not 0 <= self.guide_strength <= 1:
             raise InvalidRequest(
                 f"Guide strength must be between 0 and 1, got {self.guide_strength}."
+            )
+        if self.memory not in MEMORY_MODES:
+            raise InvalidRequest(
+                f"Unknown memory mode '{self.memory}'; choose one of {', '.join(MEMORY_MODES)}."
             )
         if not 0 <= self.seed < 2**32:
             raise InvalidRequest(f"Seed must be between 0 and 4294967295, got {self.seed}.")

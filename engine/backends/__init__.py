@@ -4,6 +4,10 @@ A backend declares what it can honour (`capabilities`), loads its weights once
 (`load`, kept warm by the engine), and generates (`generate`), reporting progress and
 previews through a `Reporter` and checking a `CancelToken` between steps. Adding a
 backend means adding a file here and a line to `BACKENDS`; nothing else changes.
+
+Real models are backends too, one per model folder the user has (`diffusers:<name>`,
+found by `engine.model_library`): `backend_names` lists them after the built-in ones and
+`create_backend` makes them, so the engine and the studio treat them like any other.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Capabilities:
     description: str
     text: bool = False  # follows the prompt
     keyframe: bool = False  # starts from the keyframe image
+    last_frame: bool = False  # also ends on a last keyframe
     camera: bool = False  # follows the camera path
     motion_brush: bool = False  # follows move strokes
     static_brush: bool = False  # keeps static regions fixed
@@ -46,6 +51,9 @@ class Capabilities:
     max_side: int = 4096
     default_steps: int = 20  # what a shot's steps and guidance start at with this backend
     default_guidance: float = 5.0
+    family: str = ""  # a real model's family ("wan", "ltx", "cogvideox"), else ""
+    frame_rule: str = ""  # a real model's native frames, e.g. "4k+1 frames at 16 fps"
+    native_fps: float = 0.0  # the frame rate a real model makes; shots are retimed from it
 
 
 class CancelToken:
@@ -123,14 +131,28 @@ BACKENDS: dict[str, str] = {
 
 
 def backend_names() -> list[str]:
-    return list(BACKENDS)
+    """The built-in backends, then one `diffusers:<name>` per model folder found."""
+    from ..model_library import discover_models
+
+    return [*BACKENDS, *(entry.backend for entry in discover_models())]
 
 
 def create_backend(name: str) -> Backend:
     """Instantiate a backend by name; `InvalidRequest` names the known ones otherwise."""
+    from ..model_library import PREFIX
+
+    if name.startswith(PREFIX):
+        from ..errors import ModelLoadError
+        from ..model_library import find_model
+        from .diffusers import DiffusersBackend
+
+        try:
+            return DiffusersBackend(find_model(name))
+        except ModelLoadError as error:
+            raise InvalidRequest(str(error)) from error
     if name not in BACKENDS:
         raise InvalidRequest(
-            f"Unknown backend '{name}'. Available backends: {', '.join(BACKENDS)}."
+            f"Unknown backend '{name}'. Available backends: {', '.join(backend_names())}."
         )
     module_name, class_name = BACKENDS[name].split(":")
     module = importlib.import_module(module_name)
