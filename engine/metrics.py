@@ -1,4 +1,4 @@
-"""Quality metrics for a clip: flicker, temporal warp error, brush and camera adherence, PSNR, SSIM.
+"""Quality metrics for a clip: flicker, warp error, brush, camera and static adherence, PSNR, SSIM.
 
 Each metric is a plain function on uint8 frames `(T, H, W, 3)` RGB that returns a small frozen
 dataclass: the scalar a take stores, plus the per-frame values the studio plots. Pair metrics
@@ -77,6 +77,15 @@ class CameraAdherenceResult:
     magnitude_ratio: float  # |estimated| / |requested|; 1 is the requested amount of motion
     estimated: np.ndarray  # (T, 4) float32
     requested: np.ndarray  # (T, 4) float32
+
+
+@dataclass(frozen=True, eq=False)
+class StaticDriftResult:
+    """How far a static region's content strays from frame 0 carried by the camera (8-bit levels)."""
+
+    mean: float  # mean absolute RGB difference over the region's visible pixels, frames 1..T-1
+    per_frame: np.ndarray  # (T,) float32, 0 at frame 0; NaN where the region is out of view
+    visible_fraction: np.ndarray  # (T,) float32 share of the keyframe's region (by weight) in view
 
 
 @dataclass(frozen=True, eq=False)
@@ -576,6 +585,68 @@ def camera_adherence(frames: np.ndarray, homographies: np.ndarray) -> CameraAdhe
     return CameraAdherenceResult(
         bool(held), cosine, float(ratio), _frozen(estimated), _frozen(requested)
     )
+
+
+# ----------------------------------------------------------------------------- static brush
+
+#: a pixel counts as seen when this much of its bilinear footprint falls inside the frame
+_IN_VIEW = 0.999
+
+
+def static_region_drift(
+    frames: np.ndarray, homographies: np.ndarray, static_mask: np.ndarray
+) -> StaticDriftResult:
+    """How still a static region stays in the scene: 0 when it moves exactly with the camera.
+
+    A static stroke means still in the scene, so under a camera move its content must follow
+    the camera. `homographies` (T, 3, 3) map keyframe pixels to frame t's (as
+    `engine.camera.homographies` gives them) and `static_mask` ((H, W), 0..1 or bool) is the
+    region in the keyframe. The camera's motion is undone by predicting each frame from frame
+    0: frame 0 carried to frame t by H_t H_0^-1 (bilinear) is what a region still in the
+    scene looks like there. Frame t is compared with that prediction inside the region carried
+    the same way, weighted by the mask, where frame 0 saw it. A region pinned to the screen
+    under a pan, a second copy of it, or one that slides or melts reads as tens of levels; a
+    clip that is its keyframe warped by the camera (the previs) reads as about 0.
+
+    Returns the mean absolute RGB difference in 8-bit levels over frames 1..T-1 and per frame.
+    """
+    frames = _check_frames(frames)
+    t, h, w = frames.shape[:3]
+    hs = np.asarray(homographies, np.float64)
+    if hs.ndim != 3 or hs.shape[1:] != (3, 3) or not np.isfinite(hs).all():
+        raise InvalidRequest("The camera path must be (frames, 3, 3) finite homographies.")
+    _check_length(frames, hs, "camera path")
+    mask = np.asarray(static_mask, np.float32)
+    if mask.shape != (h, w) or not (mask > 0).any():
+        raise InvalidRequest(
+            f"The static region must be a non-empty ({h}, {w}) mask of the keyframe; got "
+            f"{'an empty mask' if mask.shape == (h, w) else f'shape {mask.shape}'}."
+        )
+
+    def warp(image: np.ndarray, homography: np.ndarray, flags: int = 0) -> np.ndarray:
+        return cv2.warpPerspective(image, homography, (w, h), flags=cv2.INTER_LINEAR | flags)
+
+    ones = np.ones((h, w), np.float32)
+    # keyframe pixels frame 0 shows: only they can be predicted
+    shown_first = warp(ones, hs[0], cv2.WARP_INVERSE_MAP) >= _IN_VIEW
+    first, to_first = frames[0].astype(np.float32), np.linalg.inv(hs[0])
+    per_frame, visible = np.full(t, np.nan, np.float32), np.zeros(t, np.float32)
+    per_frame[0] = 0.0
+    visible[0] = float(mask[shown_first].sum() / mask.sum())
+    diff_sum = weight_sum = 0.0
+    for i in range(1, t):
+        carry = hs[i] @ to_first  # frame 0 -> frame i by the camera alone
+        predicted = warp(first, carry)
+        weight = np.where(warp(ones, carry) >= _IN_VIEW, warp(mask, hs[i]), 0.0)
+        shown = warp(ones, hs[i], cv2.WARP_INVERSE_MAP) >= _IN_VIEW
+        visible[i] = float(mask[shown & shown_first].sum() / mask.sum())
+        total = float(weight.sum())
+        if total <= 0.0:
+            continue
+        diff = float((np.abs(frames[i].astype(np.float32) - predicted).mean(-1) * weight).sum())
+        per_frame[i] = diff / total
+        diff_sum, weight_sum = diff_sum + diff, weight_sum + total
+    return StaticDriftResult(_mean(diff_sum, weight_sum), _frozen(per_frame), _frozen(visible))
 
 
 # ----------------------------------------------------------------------------- reconstruction

@@ -292,6 +292,59 @@ def test_camera_adherence_of_a_locked_off_shot():
         metrics.camera_adherence(_static(), identity[:3])
 
 
+# ----------------------------------------------------------------------------- static brush
+
+
+def _tree() -> np.ndarray:
+    """A static region of the keyframe: a disc left of centre, soft at the edge."""
+    mask = np.zeros((SIZE, SIZE), np.float32)
+    cv2.circle(mask, (48, 64), 16, 1.0, -1, cv2.LINE_AA)
+    return mask
+
+
+def test_static_region_drift_is_zero_when_the_region_moves_with_the_camera():
+    pan = _requested_pan(2, 1)
+    result = metrics.static_region_drift(_pan(2, 1), pan, _tree())
+    assert result.mean == 0.0 and result.per_frame.shape == result.visible_fraction.shape == (T,)
+    assert np.all(result.visible_fraction > 0.99) and not result.per_frame.flags.writeable
+    zoom = np.stack(
+        [pose_to_homography(Pose(zoom=1 + 0.3 * t / (T - 1)), SIZE, SIZE) for t in range(T)]
+    )
+    assert metrics.static_region_drift(_warped(zoom), zoom, _tree()).mean < 0.5
+    held = metrics.static_region_drift(_static(), np.tile(np.eye(3), (T, 1, 1)), _tree())
+    assert held.mean == 0.0
+
+
+def test_static_region_drift_sees_a_region_pinned_to_the_screen_and_a_pumping_one():
+    """A red disc painted static over a pan: carried with the scene, or left on the screen."""
+    pan, steps = _requested_pan(2, 1), np.arange(T)[:, None]
+    home, tree = np.array([48.0, 64.0]), _disc_mask(np.array([48.0, 64.0]))
+    carried = _disc(home - steps * [2, 1], background=_pan(2, 1))
+    pinned = _disc(np.repeat(home[None], T, 0), background=_pan(2, 1))
+    assert metrics.static_region_drift(carried, pan, tree).mean < 0.5
+    result = metrics.static_region_drift(pinned, pan, tree)
+    assert result.mean > 30 and np.all(result.per_frame[1:] > 5)
+    assert np.all(np.diff(result.per_frame[: T // 2]) > 0)  # the further it slid, the worse
+    pumped = _pump(_static(), 8)
+    locked = metrics.static_region_drift(pumped, np.tile(np.eye(3), (T, 1, 1)), _tree())
+    assert locked.mean == pytest.approx(8.0 * (T // 2) / (T - 1), abs=0.3)  # every other frame
+
+
+def test_static_region_drift_skips_frames_where_the_region_is_out_of_view():
+    fast = _requested_pan(8, 0)  # the disc leaves on the left after about 8 frames
+    frames = _warped(fast)
+    result = metrics.static_region_drift(frames, fast, _tree())
+    gone = result.visible_fraction == 0
+    assert gone[-1] and not gone[:4].any() and np.isnan(result.per_frame[gone]).all()
+    assert result.mean < 0.5
+    with pytest.raises(InvalidRequest, match="static region"):
+        metrics.static_region_drift(frames, fast, np.zeros((SIZE, SIZE)))
+    with pytest.raises(InvalidRequest, match="static region"):
+        metrics.static_region_drift(frames, fast, _tree()[:10])
+    with pytest.raises(InvalidRequest):
+        metrics.static_region_drift(frames, fast[:3], _tree())
+
+
 # ----------------------------------------------------------------------------- reconstruction
 
 
