@@ -1,9 +1,11 @@
 """`ShotControls`: one shot's conditioning, compiled once, read by every backend.
 
 A backend never looks at the document or the UI; it reads this. Everything here is
-resolution-independent at the source (camera poses, normalised strokes) and compiled
-to arrays at the size the backend asks for: full output size for previs, latent size
-for a model (`resample`).
+resolution-independent at the source (camera poses, normalised strokes) and read at the
+size the backend asks for: full output size for previs, latent size for a model
+(`resample`). The strokes are kept as regions and per-frame offsets, and a frame's dense
+arrays are made when it is read, so a long shot at a large size costs no more to hold than
+a short one.
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ import numpy as np
 
 from .camera import CameraPath, Pose, homographies
 from .errors import InvalidRequest, ProjectError
-from .motion import MotionStroke, StrokeFields, compile_strokes
+from .motion import Fields, MotionStroke, ResampledFields, compile_regions
 from .previs import previs_video, render_previs
 
 
 @dataclass(frozen=True, eq=False)
 class ShotControls:
-    """Arrays a backend conditions on, all at (`width`, `height`) and `frames`.
+    """What a backend conditions on, at (`width`, `height`) and `frames`.
 
     homographies: (T, 3, 3) float32, keyframe pixels -> frame t pixels (camera only)
-    flows:        (T, H, W, 2) float32, pixel displacement of each keyframe pixel at frame t
-    move_masks:   (T, H, W) float32, where moving regions are at frame t
-    static_mask:  (H, W) float32, regions that must not move
+    motion:       the strokes' fields, a frame made on demand (`engine.motion.Fields`):
+                  `flow(t)` (H, W, 2) float32 pixel displacement of each keyframe pixel at
+                  frame t, `move_mask(t)` (H, W) float32 where moving regions are at frame t
     keyframe:     (H, W, 3) uint8, the shot's keyframe resized to the output, or None
+
+    Nothing here holds a per-frame array: a 121-frame 720p shot is a few megabytes, and
+    `resample` (latent size, native scale) only records how frames are to be resized.
+    `flows` and `move_masks` still give whole clips for code that wants them.
     """
 
     width: int
@@ -38,15 +44,12 @@ class ShotControls:
     fps: float
     poses: tuple[Pose, ...]
     homographies: np.ndarray
-    flows: np.ndarray
-    move_masks: np.ndarray
-    static_mask: np.ndarray
+    motion: Fields
     keyframe: np.ndarray | None
     prompt: str = ""
     negative_prompt: str = ""
     seed: int = 0
     strokes: tuple[MotionStroke, ...] = field(default=(), repr=False)
-    region_ids: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_camera_motion(self) -> bool:
@@ -56,11 +59,36 @@ class ShotControls:
     def has_strokes(self) -> bool:
         return bool(self.strokes)
 
-    def fields(self) -> StrokeFields:
-        region_ids = self.region_ids
-        if region_ids is None:
-            region_ids = np.full((self.height, self.width), -1, np.int16)
-        return StrokeFields(self.flows, self.move_masks, self.static_mask, region_ids)
+    def flow(self, t: int) -> np.ndarray:
+        """(H, W, 2) float32: where each keyframe pixel's stroke has taken it at frame t."""
+        return self.motion.flow(t)
+
+    def move_mask(self, t: int) -> np.ndarray:
+        """(H, W) float32: where the moving regions are at frame t (soft, 0..1)."""
+        return self.motion.move_mask(t)
+
+    @property
+    def static_mask(self) -> np.ndarray:
+        """(H, W) float32: the static strokes' regions in the keyframe."""
+        return self.motion.static_mask
+
+    @property
+    def region_ids(self) -> np.ndarray:
+        """(H, W) int16: which stroke owns each keyframe pixel after paint order, -1 none."""
+        return self.motion.region_ids
+
+    @property
+    def flows(self) -> np.ndarray:
+        """(T, H, W, 2) float32, the whole clip's flows: hundreds of MB at 720p, prefer `flow(t)`."""
+        return self.motion.flows
+
+    @property
+    def move_masks(self) -> np.ndarray:
+        """(T, H, W) float32, the whole clip's move masks: prefer `move_mask(t)`."""
+        return self.motion.move_masks
+
+    def fields(self) -> Fields:
+        return self.motion
 
     def base_image(self) -> np.ndarray:
         """The keyframe, or a reference grid card that makes camera motion visible without one."""
@@ -71,14 +99,17 @@ class ShotControls:
     @cached_property
     def guide(self) -> np.ndarray:
         """The previs clip (T, H, W, 3) uint8: keyframe carried by the camera and the strokes."""
-        return previs_video(self.base_image(), self.homographies, self.fields())
+        return previs_video(self.base_image(), self.homographies, self.motion)
 
     def iter_guide(self):
         """The previs frame by frame, for backends that stream it."""
-        return render_previs(self.base_image(), self.homographies, self.fields())
+        return render_previs(self.base_image(), self.homographies, self.motion)
 
     def resample(self, width: int, height: int, frames: int | None = None) -> ShotControls:
-        """The same controls at another size (e.g. latent resolution); displacements scale too."""
+        """The same controls at another size (e.g. latent resolution); displacements scale too.
+
+        Cheap: the camera is rescaled and the strokes' frames are resized only when read.
+        """
         frames = self.frames if frames is None else frames
         sx, sy = width / self.width, height / self.height
         # pixel centres map as x' = (x + 0.5) * s - 0.5, so a zoom's fixed point stays put
@@ -87,17 +118,10 @@ class ShotControls:
             [scale @ h.astype(np.float64) @ np.linalg.inv(scale) for h in self.homographies]
         )
         t_index = _time_index(self.frames, frames)
-
-        def resize(plane: np.ndarray, interp: int) -> np.ndarray:
-            return cv2.resize(plane, (width, height), interpolation=interp)
-
-        area = cv2.INTER_AREA if sx < 1 and sy < 1 else cv2.INTER_LINEAR
-        flows = np.stack([resize(self.flows[t], area) for t in t_index]) * np.float32([sx, sy])
-        move = np.stack([resize(self.move_masks[t], area) for t in t_index])
-        keyframe = None if self.keyframe is None else resize(self.keyframe, area)
-        region_ids = None
-        if self.region_ids is not None:
-            region_ids = resize(self.region_ids, cv2.INTER_NEAREST)
+        area = _interpolation(sx, sy)
+        keyframe = None
+        if self.keyframe is not None:
+            keyframe = cv2.resize(self.keyframe, (width, height), interpolation=area)
         return replace(
             self,
             width=width,
@@ -105,12 +129,14 @@ class ShotControls:
             frames=frames,
             poses=tuple(self.poses[t] for t in t_index),
             homographies=homs[t_index].astype(np.float32),
-            flows=flows.astype(np.float32),
-            move_masks=move.astype(np.float32),
-            static_mask=resize(self.static_mask, area).astype(np.float32),
+            motion=ResampledFields(self.motion, width, height, t_index, area),
             keyframe=keyframe,
-            region_ids=region_ids,
         )
+
+
+def _interpolation(sx: float, sy: float) -> int:
+    """Area averaging to shrink, bilinear otherwise: how every plane of the controls is resized."""
+    return cv2.INTER_AREA if sx < 1 and sy < 1 else cv2.INTER_LINEAR
 
 
 def _time_index(source_frames: int, target_frames: int) -> np.ndarray:
@@ -137,7 +163,6 @@ def compile_shot(
         keyframe = fit_keyframe(keyframe, width, height)
     poses = tuple(camera.sample_frames(frames))
     homs = homographies(camera, frames, width, height).astype(np.float32)
-    fields = compile_strokes(list(strokes), width, height, frames)
     return ShotControls(
         width=width,
         height=height,
@@ -145,15 +170,12 @@ def compile_shot(
         fps=float(fps),
         poses=poses,
         homographies=homs,
-        flows=fields.flows,
-        move_masks=fields.move_masks,
-        static_mask=fields.static_mask,
+        motion=compile_regions(list(strokes), width, height, frames),
         keyframe=keyframe,
         prompt=prompt,
         negative_prompt=negative_prompt,
         seed=seed,
         strokes=tuple(strokes),
-        region_ids=fields.region_ids,
     )
 
 

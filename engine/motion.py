@@ -7,9 +7,11 @@ output size for previs and to the latent size for a model.
 
 The motion is a rigid translation of the region, offset(t) = path(t) - path(0): the path is
 a Catmull-Rom curve through the points, travelled at constant speed between the points that
-carry a frame time, and scaled by the stroke's strength. `compile_strokes` turns a shot's
-strokes into the arrays backends condition on (`StrokeFields`); where strokes overlap, the
-one painted later wins, as layers do in a paint program.
+carry a frame time, and scaled by the stroke's strength. `compile_regions` turns a shot's
+strokes into what backends condition on: each stroke's region after paint order (where
+strokes overlap, the one painted later wins, as layers do in a paint program) and its
+offsets, from which a frame's displacement field and masks are made when it is read
+(`StrokeRegions`); `compile_strokes` builds every frame at once (`StrokeFields`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numbers
 import re
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -291,11 +294,55 @@ def _catmull_rom(points: np.ndarray, samples: int = _SAMPLES_PER_SEGMENT) -> np.
 # ---------------------------------------------------------------------------------------------
 # Compiled fields
 # ---------------------------------------------------------------------------------------------
+#
+# Three forms answer the same questions (size, frames, `region_ids`, `static_mask`, and per
+# frame `flow(t)` / `move_mask(t)`; `flows` / `move_masks` give the whole clip on request):
+# `StrokeRegions` keeps each stroke's region once and its offsets per frame, so a 121-frame
+# 720p shot holds a few megabytes; `ResampledFields` shows another form at another size and
+# timing, a frame at a time; `StrokeFields` holds every frame as dense arrays.
+
+
+class _PerFrame:
+    """Whole-clip arrays and pixel tracks built from `flow(t)` / `move_mask(t)`."""
+
+    frames: int
+    height: int
+    width: int
+
+    def flow(self, t: int) -> np.ndarray:  # pragma: no cover - every form has its own
+        raise NotImplementedError
+
+    def move_mask(self, t: int) -> np.ndarray:  # pragma: no cover - every form has its own
+        raise NotImplementedError
+
+    @property
+    def flows(self) -> np.ndarray:
+        """(T, H, W, 2) float32, every frame's flow: megabytes per frame, prefer `flow(t)`."""
+        out = np.empty((self.frames, self.height, self.width, 2), np.float32)
+        for t in range(self.frames):
+            out[t] = self.flow(t)
+        return out
+
+    @property
+    def move_masks(self) -> np.ndarray:
+        """(T, H, W) float32, every frame's move mask: prefer `move_mask(t)`."""
+        out = np.empty((self.frames, self.height, self.width), np.float32)
+        for t in range(self.frames):
+            out[t] = self.move_mask(t)
+        return out
+
+    def flow_at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """(T, n, 2) float32: the flow at pixels (ys[k], xs[k]) over the whole clip."""
+        return np.stack([self.flow(t)[ys, xs] for t in range(self.frames)])
+
+    def dense(self) -> StrokeFields:
+        """Every frame as arrays (`StrokeFields`)."""
+        return StrokeFields(self.flows, self.move_masks, self.static_mask, self.region_ids)
 
 
 @dataclass(frozen=True)
 class StrokeFields:
-    """A shot's strokes compiled at one size (H, W) and length T.
+    """A shot's strokes compiled at one size (H, W) and length T, every frame held as arrays.
 
     flows:       (T, H, W, 2) float32, pixel displacement (dx, dy) of each keyframe pixel at
                  frame t; zero outside moving regions
@@ -328,16 +375,162 @@ class StrokeFields:
     def width(self) -> int:
         return self.move_masks.shape[2]
 
+    def flow(self, t: int) -> np.ndarray:
+        return self.flows[t]
 
-def compile_strokes(
+    def move_mask(self, t: int) -> np.ndarray:
+        return self.move_masks[t]
+
+    def flow_at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return self.flows[:, ys, xs]
+
+    def dense(self) -> StrokeFields:
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class StrokeRegion:
+    """One stroke's share of the keyframe after paint order, cropped to where it lies.
+
+    owned:   (h, w) bool at (x, y), the keyframe pixels the stroke owns
+    alpha:   (ha, wa) float32 at (ax, ay), its coverage there (the box of coverage > 0)
+    offsets: (T, 2) float32, the region's rigid displacement in pixels at each frame
+    """
+
+    index: int  # the stroke's place in paint order: its region id
+    kind: str  # "move" | "static"
+    owned: np.ndarray
+    x: int
+    y: int
+    alpha: np.ndarray
+    ax: int
+    ay: int
+    offsets: np.ndarray
+
+    @property
+    def writes_flow(self) -> bool:
+        """Whether the region has a flow: a move stroke that gets anywhere."""
+        return self.kind == "move" and bool(self.offsets.any())
+
+
+@dataclass(frozen=True, eq=False)
+class StrokeRegions(_PerFrame):
+    """A shot's strokes compiled at (`width`, `height`) and `frames`, a frame made on demand.
+
+    Each stroke keeps its region once (`StrokeRegion`, cropped) and one rigid offset per frame;
+    `flow(t)` and `move_mask(t)` build frame t's arrays from them, exactly as the dense
+    fields of `compile_strokes` hold them.
+    """
+
+    width: int
+    height: int
+    frames: int
+    regions: tuple[StrokeRegion, ...]
+
+    @cached_property
+    def region_ids(self) -> np.ndarray:
+        """(H, W) int16: which stroke owns each keyframe pixel after paint order, -1 none."""
+        ids = np.full((self.height, self.width), -1, np.int16)
+        for r in self.regions:
+            h, w = r.owned.shape
+            ids[r.y : r.y + h, r.x : r.x + w][r.owned] = r.index
+        return ids
+
+    @cached_property
+    def static_mask(self) -> np.ndarray:
+        """(H, W) float32: the static strokes' regions in the keyframe."""
+        mask = np.zeros((self.height, self.width), np.float32)
+        for r in self.regions:
+            if r.kind == "static":
+                h, w = r.alpha.shape
+                mask[r.ay : r.ay + h, r.ax : r.ax + w] += r.alpha
+        return mask
+
+    def flow(self, t: int) -> np.ndarray:
+        """(H, W, 2) float32: each keyframe pixel's displacement at frame t, 0 off the moves."""
+        flow = np.zeros((self.height, self.width, 2), np.float32)
+        for r in self.regions:
+            if r.writes_flow:
+                h, w = r.owned.shape
+                np.copyto(
+                    flow[r.y : r.y + h, r.x : r.x + w], r.offsets[t], where=r.owned[..., None]
+                )
+        return flow
+
+    def move_mask(self, t: int) -> np.ndarray:
+        """(H, W) float32: where the moving regions are at frame t, later strokes on top."""
+        mask = np.zeros((self.height, self.width), np.float32)
+        for r in self.regions:
+            if r.kind == "move" and r.alpha.size:
+                dx, dy = r.offsets[t]
+                moved, px, py = translate_patch(r.alpha, r.ax + float(dx), r.ay + float(dy))
+                composite_over(mask, moved, moved, px, py)
+        return mask
+
+    def flow_at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """(T, n, 2) float32: a pixel's flow is its owner's offsets, so no frame is built."""
+        out = np.zeros((self.frames, len(ys), 2), np.float32)
+        by_index = {r.index: r for r in self.regions}
+        for k, index in enumerate(self.region_ids[ys, xs]):
+            region = by_index.get(int(index))
+            if region is not None and region.writes_flow:
+                out[:, k] = region.offsets
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class ResampledFields(_PerFrame):
+    """Another form of a shot's strokes at (`width`, `height`), a frame made on demand.
+
+    Frame t is frame `t_index[t]` of `source` resized with `interpolation` (flows scaled to
+    the new pixels), the way whole-clip arrays would be resized frame by frame; the region
+    owners are resized to the nearest pixel. Nothing is kept but the source.
+    """
+
+    source: StrokeRegions | ResampledFields | StrokeFields
+    width: int
+    height: int
+    t_index: np.ndarray  # (T,) int, a source frame per frame
+    interpolation: int  # an OpenCV interpolation flag
+
+    @property
+    def frames(self) -> int:
+        return len(self.t_index)
+
+    @cached_property
+    def region_ids(self) -> np.ndarray:
+        return cv2.resize(
+            self.source.region_ids, (self.width, self.height), interpolation=cv2.INTER_NEAREST
+        )
+
+    @cached_property
+    def static_mask(self) -> np.ndarray:
+        return self._resize(self.source.static_mask).astype(np.float32)
+
+    def flow(self, t: int) -> np.ndarray:
+        scale = np.float32([self.width / self.source.width, self.height / self.source.height])
+        return self._resize(self.source.flow(int(self.t_index[t]))) * scale
+
+    def move_mask(self, t: int) -> np.ndarray:
+        return self._resize(self.source.move_mask(int(self.t_index[t])))
+
+    def _resize(self, plane: np.ndarray) -> np.ndarray:
+        return cv2.resize(plane, (self.width, self.height), interpolation=self.interpolation)
+
+
+#: any compiled form of a shot's strokes
+Fields = StrokeFields | StrokeRegions | ResampledFields
+
+
+def compile_regions(
     strokes: list[MotionStroke] | tuple[MotionStroke, ...], width: int, height: int, frames: int
-) -> StrokeFields:
-    """Compile strokes, in paint order, to `StrokeFields` at `width` x `height` x `frames`.
+) -> StrokeRegions:
+    """Compile strokes, in paint order, to `StrokeRegions` at `width` x `height` x `frames`.
 
     Masks are resized with bilinear interpolation. Each keyframe pixel belongs to the stroke
     whose layer shows most there (later strokes lie on top); the region moves rigidly by its
     stroke's offsets, converted to pixels of this size. Static strokes have zero displacement
-    and are listed in `static_mask`. Strokes are validated first (``strokes[i]...`` fields).
+    and make up `static_mask`. Strokes are validated first (``strokes[i]...`` fields).
     """
     _check_frames(frames)
     if int(width) < 1 or int(height) < 1:
@@ -346,26 +539,45 @@ def compile_strokes(
         stroke.validate(f"strokes[{i}]")
     masks = [_resize_mask(stroke.mask, width, height) for stroke in strokes]
     owner, coverage = _paint_order(masks, width, height)
-
-    flows = np.zeros((frames, height, width, 2), np.float32)
-    move_masks = np.zeros((frames, height, width), np.float32)
-    static_mask = np.zeros((height, width), np.float32)
+    del masks
     to_pixels = np.array([width, height], np.float32)
+    regions = []
     for i, stroke in enumerate(strokes):
         owned = owner == i
-        if not owned.any():
+        x, y, w, h = cv2.boundingRect(owned.astype(np.uint8))
+        if w == 0 or h == 0:
             continue
-        alpha = np.where(owned, coverage, 0.0).astype(np.float32)  # (H, W)
-        if stroke.kind == "static":
-            static_mask += alpha
-            continue
-        offsets = _offsets(stroke, frames) * to_pixels  # (T, 2) pixels
-        if offsets.any():
-            x, y, w, h = cv2.boundingRect(owned.astype(np.uint8))
-            region = owned[None, y : y + h, x : x + w, None]  # (1, h, w, 1)
-            np.copyto(flows[:, y : y + h, x : x + w], offsets[:, None, None, :], where=region)
-        _stamp_region(move_masks, alpha, offsets)
-    return StrokeFields(flows, move_masks, static_mask, owner)
+        inside = owned[y : y + h, x : x + w]
+        alpha = np.where(inside, coverage[y : y + h, x : x + w], 0.0).astype(np.float32)
+        bx, by, bw, bh = cv2.boundingRect((alpha > 0).astype(np.uint8))
+        offsets = np.zeros((frames, 2), np.float32)
+        if stroke.kind == "move":
+            offsets = _offsets(stroke, frames) * to_pixels  # (T, 2) pixels
+        regions.append(
+            StrokeRegion(
+                index=i,
+                kind=stroke.kind,
+                owned=inside.copy(),
+                x=x,
+                y=y,
+                alpha=alpha[by : by + bh, bx : bx + bw].copy(),
+                ax=x + bx,
+                ay=y + by,
+                offsets=offsets,
+            )
+        )
+    return StrokeRegions(int(width), int(height), int(frames), tuple(regions))
+
+
+def compile_strokes(
+    strokes: list[MotionStroke] | tuple[MotionStroke, ...], width: int, height: int, frames: int
+) -> StrokeFields:
+    """`compile_regions` with every frame built: dense `StrokeFields` for short or small clips.
+
+    A shot's controls keep the regions (`compile_regions`) and build frames as they are read;
+    this is for code that wants whole arrays, e.g. a single frame (`frames=1`) or latent size.
+    """
+    return compile_regions(strokes, width, height, frames).dense()
 
 
 def _paint_order(masks: list[np.ndarray], width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -386,17 +598,6 @@ def _paint_order(masks: list[np.ndarray], width: int, height: int) -> tuple[np.n
         best[wins] = shows[wins]
         uncovered *= 1.0 - masks[i]
     return owner, 1.0 - uncovered
-
-
-def _stamp_region(move_masks: np.ndarray, alpha: np.ndarray, offsets: np.ndarray) -> None:
-    """Composite the region `alpha` (H, W), moved by `offsets` (T, 2), over each move_masks[t]."""
-    x, y, w, h = cv2.boundingRect((alpha > 0).astype(np.uint8))
-    if w == 0 or h == 0:
-        return
-    patch = alpha[y : y + h, x : x + w]
-    for t, (dx, dy) in enumerate(offsets):
-        moved, px, py = translate_patch(patch, x + float(dx), y + float(dy))
-        composite_over(move_masks[t], moved, moved, px, py)
 
 
 # ---------------------------------------------------------------------------------------------

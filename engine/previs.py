@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import InvalidRequest
-from .motion import StrokeFields, composite_over, translate_patch
+from .motion import Fields, composite_over, translate_patch
 
 #: the hole is grown by this many pixels before filling, so no bilinear fringe of the region stays
 _HOLE_GROW = 3
@@ -77,7 +77,7 @@ class _Hole:
 
 
 def render_previs(
-    keyframe: np.ndarray, homographies: np.ndarray, fields: StrokeFields | None = None
+    keyframe: np.ndarray, homographies: np.ndarray, fields: Fields | None = None
 ) -> Iterator[np.ndarray]:
     """Yield the previs frame by frame: (H, W, 3) uint8 RGB, one per homography.
 
@@ -93,7 +93,7 @@ def render_previs(
 
 
 def previs_video(
-    keyframe: np.ndarray, homographies: np.ndarray, fields: StrokeFields | None = None
+    keyframe: np.ndarray, homographies: np.ndarray, fields: Fields | None = None
 ) -> np.ndarray:
     """The whole previs clip as (T, H, W, 3) uint8; see `render_previs`."""
     frames = render_previs(keyframe, homographies, fields)
@@ -128,7 +128,7 @@ def _frames(
         yield frame
 
 
-def _plan(keyframe: np.ndarray, fields: StrokeFields | None) -> tuple[list[_Hole], list[_Layer]]:
+def _plan(keyframe: np.ndarray, fields: Fields | None) -> tuple[list[_Hole], list[_Layer]]:
     """The once-per-clip work: the holes moving regions leave, and every region's layer.
 
     Layers stay in paint order; static ones are pasted too, so a static region painted over a
@@ -165,17 +165,18 @@ def _plan(keyframe: np.ndarray, fields: StrokeFields | None) -> tuple[list[_Hole
     return holes, layers
 
 
-def _layers(keyframe: np.ndarray, fields: StrokeFields) -> list[_Layer]:
+def _layers(keyframe: np.ndarray, fields: Fields) -> list[_Layer]:
     """Lift every stroke's region (moving or static) out of the keyframe, in paint order.
 
     A region's soft alpha is the t=0 move mask (or the static mask) on the pixels it owns; it
     moves rigidly, so its offsets are the flow at its innermost pixel.
     """
     region_ids = fields.region_ids
-    alpha_all = np.minimum(fields.move_masks[0] + fields.static_mask, 1.0)  # (H, W)
-    if not (region_ids >= 0).any() and (fields.move_masks[0] > 0).any():
-        region_ids = _regions_without_ids(fields.move_masks[0])
-    layers = []
+    first = fields.move_mask(0)
+    alpha_all = np.minimum(first + fields.static_mask, 1.0)  # (H, W)
+    if not (region_ids >= 0).any() and (first > 0).any():
+        region_ids = _regions_without_ids(first)
+    lifted, cores = [], []
     for region in np.unique(region_ids[region_ids >= 0]):
         owned = (region_ids == region) & (alpha_all > 0)
         x, y, w, h = cv2.boundingRect(owned.astype(np.uint8))
@@ -184,11 +185,17 @@ def _layers(keyframe: np.ndarray, fields: StrokeFields) -> list[_Layer]:
         inside = owned[y : y + h, x : x + w]
         alpha = np.where(inside, alpha_all[y : y + h, x : x + w], 0.0).astype(np.float32)
         core_y, core_x = _innermost(inside)
-        offsets = fields.flows[:, y + core_y, x + core_x].astype(np.float32)  # (T, 2)
         rgb = keyframe[y : y + h, x : x + w].astype(np.float32) * alpha[..., None]
-        rgba = np.concatenate([rgb, alpha[..., None]], axis=-1)  # (h, w, 4)
-        layers.append(_Layer(rgba, x, y, offsets))
-    return layers
+        lifted.append((np.concatenate([rgb, alpha[..., None]], axis=-1), x, y))  # (h, w, 4)
+        cores.append((y + core_y, x + core_x))
+    if not lifted:
+        return []
+    ys, xs = np.array(cores).T
+    tracks = fields.flow_at(ys, xs).astype(np.float32)  # (T, regions, 2)
+    return [
+        _Layer(rgba, x, y, np.ascontiguousarray(tracks[:, k]))
+        for k, (rgba, x, y) in enumerate(lifted)
+    ]
 
 
 def _regions_without_ids(first_mask: np.ndarray) -> np.ndarray:
@@ -228,7 +235,7 @@ def _is_identity(homography: np.ndarray) -> bool:
 
 
 def _check_inputs(
-    keyframe: np.ndarray, homographies: np.ndarray, fields: StrokeFields | None
+    keyframe: np.ndarray, homographies: np.ndarray, fields: Fields | None
 ) -> tuple[np.ndarray, np.ndarray]:
     keyframe = np.asarray(keyframe)
     if keyframe.dtype != np.uint8 or keyframe.ndim != 3 or keyframe.shape[2] != 3:

@@ -63,7 +63,8 @@ def test_previs_is_deterministic_and_the_zoom_is_visible(project):
 def test_controls_resample_to_latent_size(project):
     controls = compile_request(request_for_shot(project, project.shots[0]))
     small = controls.resample(12, 8, frames=5)
-    assert small.flows.shape == (5, 8, 12, 2) and small.homographies.shape == (5, 3, 3)
+    assert small.flow(4).shape == (8, 12, 2) and small.move_mask(4).shape == (8, 12)
+    assert small.frames == 5 and small.homographies.shape == (5, 3, 3)
     # the zoom's fixed point stays the centre at any size
     h = small.homographies[-1].astype(np.float64)
     centre = np.array([(12 - 1) / 2, (8 - 1) / 2, 1.0])

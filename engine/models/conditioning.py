@@ -99,9 +99,10 @@ def controls_from_shot(controls, latent_width: int, latent_height: int) -> np.nd
     moving = [s for s in controls.strokes if s.kind == "move"]
     if not moving:
         return control_channels(camera)
-    small = controls.resample(latent_width, latent_height)
-    flows = small.flows[sources] / np.array([latent_width, latent_height], np.float32)
-    moved = small.move_masks[sources]
+    small = controls.resample(latent_width, latent_height)  # frames are made only where read
+    to_fractions = np.array([latent_width, latent_height], np.float32)
+    flows = np.stack([small.flow(t) for t in sources]) / to_fractions
+    moved = np.stack([small.move_mask(t) for t in sources])
     return control_channels(camera, flows, moved[0], moved)
 
 

@@ -276,11 +276,11 @@ def test_generate_hands_the_backend_what_the_tools_show(qtbot, make_window, samp
     first, last = painted.trajectory[0], painted.trajectory[-1]
     x, y = int(first.x * project.width), int(first.y * project.height)
     np.testing.assert_allclose(
-        controls.flows[-1, y, x],
+        controls.flow(controls.frames - 1)[y, x],
         [(last.x - first.x) * project.width, (last.y - first.y) * project.height],
         atol=1e-3,
     )
-    assert controls.move_masks[0, y, x] > 0.99
+    assert controls.move_mask(0)[y, x] > 0.99
     # the backend's guide is the previs the viewer played, frame for frame
     np.testing.assert_array_equal(controls.guide, shown_previs)
 
