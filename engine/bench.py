@@ -85,6 +85,87 @@ def bench_previs(frames: int = 48) -> dict:
     return results
 
 
+def bench_controls() -> dict:
+    """Compiling a shot's controls: time, peak and kept memory (tracemalloc), 3 strokes + a pan.
+
+    Memory is what Python's allocation tracer sees while `compile_shot` runs (NumPy and
+    OpenCV arrays included): the peak, and what the compiled controls keep afterwards. The
+    dense size is what whole-clip flows and move masks at that size would take.
+    """
+    import tracemalloc
+
+    from .models.conditioning import controls_from_shot
+    from .models.pipeline import native_plan
+
+    results = {}
+    for width, height, frames in ((512, 512, 48), (1280, 720, 121)):
+        make = _three_strokes_and_a_pan(width, height, frames)
+        compile_s = _median_time(make, repeats=3)
+        tracemalloc.start()
+        controls = make()
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        frame_s = _median_time(
+            lambda c=controls, t=frames - 1: (c.flow(t), c.move_mask(t)), repeats=3
+        )
+        plan = native_plan(width, height, frames, controls.fps)
+
+        def condition(c=controls, p=plan):
+            native = c.resample(p.width, p.height, p.frames)
+            return controls_from_shot(native, p.width // 8, p.height // 8)
+
+        condition_s = _median_time(condition, repeats=3)
+        dense = frames * height * width * (2 + 1) * 4  # flows (dx, dy) + move mask, float32
+        results[f"{width}x{height}x{frames}"] = {
+            "compile_ms": compile_s * 1e3,
+            "peak_mib": peak / 2**20,
+            "held_mib": held / 2**20,
+            "dense_mib": dense / 2**20,
+            "frame_ms": frame_s * 1e3,
+            "conditioning_ms": condition_s * 1e3,
+        }
+    print(
+        "shot controls, 3 strokes (2 moving, 1 static) + a pan (median of 3; memory by tracemalloc):"
+    )
+    for size, r in results.items():
+        print(
+            f"  {size:>12s}: compile {r['compile_ms']:6.1f} ms, peak {r['peak_mib']:6.1f} MiB, "
+            f"held {r['held_mib']:5.2f} MiB (dense fields {r['dense_mib']:7.1f} MiB, "
+            f"{r['dense_mib'] / max(r['held_mib'], 1e-6):5.0f}x); one frame {r['frame_ms']:5.1f} ms, "
+            f"built-in conditioning {r['conditioning_ms']:5.1f} ms"
+        )
+    return results
+
+
+def _three_strokes_and_a_pan(width: int, height: int, frames: int):
+    """A keyframe at the output size, two moving strokes, one static, and a pan right."""
+    import cv2
+
+    from .camera import preset
+    from .controls import compile_shot, reference_card
+    from .motion import MotionStroke, TrajectoryPoint
+
+    def disc(cx: float, cy: float, radius: float) -> np.ndarray:
+        mask = np.zeros((256, 256), np.float32)
+        cv2.circle(
+            mask, (round(cx * 256), round(cy * 256)), round(radius * 256), 1.0, -1, cv2.LINE_AA
+        )
+        return mask
+
+    point = TrajectoryPoint
+    strokes = [
+        MotionStroke(
+            disc(0.25, 0.6, 0.1), trajectory=[point(0.25, 0.6), point(0.5, 0.5), point(0.75, 0.65)]
+        ),
+        MotionStroke(disc(0.6, 0.3, 0.08), trajectory=[point(0.6, 0.3), point(0.4, 0.2)]),
+        MotionStroke(disc(0.8, 0.6, 0.12), kind="static"),
+    ]
+    keyframe = reference_card(width, height)
+    camera = preset("pan-right", frames)
+    size = dict(width=width, height=height, frames=frames, fps=24.0)
+    return lambda: compile_shot(camera, strokes, keyframe=keyframe, **size)
+
+
 def bench_media(frames: int = 48) -> dict:
     """MP4 encoding (H.264, yuv420p, CRF 18, preset medium) of a moving previs clip."""
     from .media import write_mp4
@@ -159,6 +240,7 @@ def _studio_benchmark(function: str) -> Callable[[], dict]:
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "previs": bench_previs,
+    "controls": bench_controls,
     "media": bench_media,
     "world": bench_world,
     "vae": bench_vae,
