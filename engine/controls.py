@@ -72,6 +72,24 @@ class ShotControls:
         """(H, W) float32: the static strokes' regions in the keyframe."""
         return self.motion.static_mask
 
+    def static_mask_at(self, t: int) -> np.ndarray:
+        """(H, W) float32: the static regions in frame t, carried by the camera.
+
+        Static means still in the scene: the keyframe's region goes where homography t
+        takes it; with the camera at rest (identity) it is the keyframe's mask itself.
+        """
+        homography = self.homographies[t]
+        if _is_identity(homography):
+            return self.static_mask
+        return cv2.warpPerspective(
+            self.static_mask,
+            homography.astype(np.float64),
+            (self.width, self.height),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+
     @property
     def region_ids(self) -> np.ndarray:
         """(H, W) int16: which stroke owns each keyframe pixel after paint order, -1 none."""
@@ -137,6 +155,10 @@ class ShotControls:
 def _interpolation(sx: float, sy: float) -> int:
     """Area averaging to shrink, bilinear otherwise: how every plane of the controls is resized."""
     return cv2.INTER_AREA if sx < 1 and sy < 1 else cv2.INTER_LINEAR
+
+
+def _is_identity(homography: np.ndarray) -> bool:
+    return bool(np.allclose(homography, np.eye(3), rtol=0.0, atol=1e-6))
 
 
 def _time_index(source_frames: int, target_frames: int) -> np.ndarray:

@@ -3,7 +3,8 @@
 The keyframe is cut into layers by the compiled strokes, one per brushed region. Each frame
 opens the holes the moving regions leave (filled once per clip from the surrounding
 background), pastes the layers back moved along their trajectories in paint order, then moves
-the whole picture by the camera homography. Everything that does not change over the clip
+the whole picture by the camera homography. A static region is pasted back where it was, so
+the camera carries it with the rest of the scene: still in the scene, not on the screen. Everything that does not change over the clip
 (the fill, the layers, each region's offsets) is worked out once, so a frame costs a few patch
 blends and one perspective warp: a 48-frame 512x512 clip takes well under a second.
 

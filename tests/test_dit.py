@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import queue
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -25,6 +26,8 @@ from engine.models.conditioning import (
     camera_displacement,
     controls_from_shot,
     latent_frame_sources,
+    static_mask_at,
+    static_masks_at,
 )
 from engine.models.dit import KVCache, VideoDiT
 from engine.models.dit import preset as dit_preset
@@ -34,6 +37,7 @@ from engine.models.text import BOS, UNK, Tokenizer
 from engine.models.vae import CausalVideoVAE, frames_to_tensor, tensor_to_frames
 from engine.models.vae import preset as vae_preset
 from engine.motion import MotionStroke, TrajectoryPoint
+from engine.previs import previs_video
 from engine.project import Project, Shot
 from engine.render import request_for_shot
 from engine.worker import Engine
@@ -329,32 +333,75 @@ def test_missing_weights_are_reported_before_anyone_presses_generate(tmp_path, w
     assert "dit" in reason and "kinema train" in reason
 
 
-def test_a_static_stroke_holds_its_region_of_the_keyframe(weights):
-    model = BuiltinModel.load(weights)
-    keyframe = np.zeros((32, 32, 3), np.uint8)
-    keyframe[:, :16] = (200, 40, 40)
-    mask = np.zeros((32, 32), np.float32)
-    mask[:, :16] = 1
-    still = MotionStroke(mask, kind="static")
-    controls = compile_shot(
-        preset("pan-right", 9), [still], width=32, height=32, frames=9, fps=12, keyframe=keyframe
-    )
-    held = model.generate("a red wall", controls, steps=3, seed=1, keyframe=keyframe)
-    free = model.generate(
-        "a red wall",
-        compile_shot(
-            preset("pan-right", 9), [], width=32, height=32, frames=9, fps=12, keyframe=keyframe
-        ),
-        steps=3,
-        seed=1,
-        keyframe=keyframe,
-    )
-    # random weights paint noise; where the static stroke lies, the keyframe's still picture stays
+def _static_disc_shot(camera: CameraPath, static: bool = True):
+    """A red disc on grey, 64 px, painted static (or not painted at all)."""
+    keyframe = np.full((64, 64, 3), 60, np.uint8)
+    cv2.circle(keyframe, (44, 32), 12, (220, 40, 40), -1)
+    mask = np.zeros((64, 64), np.float32)
+    cv2.circle(mask, (44, 32), 14, 1.0, -1)
+    strokes = [MotionStroke(mask, kind="static")] if static else []
+    size = dict(width=64, height=64, frames=9, fps=12)
+    return keyframe, mask, compile_shot(camera, strokes, keyframe=keyframe, **size)
+
+
+def _round_trip(model: BuiltinModel, frames: np.ndarray) -> np.ndarray:
+    """What the VAE makes of a clip: the best a held region can look."""
     with torch.no_grad():
-        still = frames_to_tensor(np.repeat(keyframe[None], 9, 0))
-        reference = tensor_to_frames(model.vae.decode(model.vae.encode(still))).astype(np.float32)
-    left = np.s_[:, 4:28, 2:12]
-    assert np.abs(held[left] - reference[left]).mean() < np.abs(free[left] - reference[left]).mean()
+        decoded = model.vae.decode(model.vae.encode(frames_to_tensor(frames)))
+    return tensor_to_frames(decoded).astype(np.float32)
+
+
+def test_a_static_stroke_holds_its_region_still_in_the_scene(weights):
+    """Under a pan the held region goes with the camera, and no copy stays on screen."""
+    model = BuiltinModel.load(weights)
+    pan = preset("pan-right", 9, strength=0.5)
+    keyframe, mask, controls = _static_disc_shot(pan)
+    held = model.generate("a red ball", controls, steps=3, seed=1, keyframe=keyframe)
+    free_controls = _static_disc_shot(pan, static=False)[2]
+    free = model.generate("a red ball", free_controls, steps=3, seed=1, keyframe=keyframe)
+
+    homs = controls.homographies.astype(np.float64)
+    carried = np.stack([cv2.warpPerspective(mask, h, (64, 64)) for h in homs]) > 0.99
+    vacated = (mask > 0.99)[None] & ~carried  # where the disc was on screen and is no more
+    scene = _round_trip(model, previs_video(keyframe, controls.homographies))
+    still = _round_trip(model, np.repeat(keyframe[None], 9, axis=0))
+
+    def error(frames, reference, where):  # over the second half of the clip
+        return float(np.abs(frames.astype(np.float32) - reference)[5:][where[5:]].mean())
+
+    # random weights paint noise; where the region is in the scene, the keyframe stays...
+    assert error(held, scene, carried) < 0.7 * error(free, scene, carried)
+    # ...and where it used to be on screen, nothing is pinned (a pinned copy scores ~0.5)
+    assert error(held, still, vacated) > 0.8 * error(free, still, vacated)
+
+
+def test_a_static_stroke_without_a_camera_move_stays_put_on_screen(weights):
+    model = BuiltinModel.load(weights)
+    keyframe, mask, controls = _static_disc_shot(CameraPath())
+    held = model.generate("a red ball", controls, steps=3, seed=1, keyframe=keyframe)
+    free_controls = _static_disc_shot(CameraPath(), static=False)[2]
+    free = model.generate("a red ball", free_controls, steps=3, seed=1, keyframe=keyframe)
+    still = _round_trip(model, np.repeat(keyframe[None], 9, axis=0))
+    region = np.repeat((mask > 0.99)[None], 9, axis=0)
+    held_error = np.abs(held.astype(np.float32) - still)[region].mean()
+    assert held_error < 0.7 * np.abs(free.astype(np.float32) - still)[region].mean()
+
+
+def test_static_masks_follow_the_camera_at_latent_size():
+    _, mask, controls = _static_disc_shot(preset("pan-right", 9, strength=0.5))
+    masks = static_masks_at(controls, 8, 8)  # latent frames read video frames 0, 4, 8
+    assert masks.shape == (3, 8, 8) and masks.dtype == np.float32
+    np.testing.assert_array_equal(masks[0], static_mask_at(controls, 8, 8))
+    for latent, frame in zip(masks, (0, 4, 8), strict=True):
+        carried = cv2.warpPerspective(
+            mask, controls.homographies[frame].astype(np.float64), (64, 64)
+        )
+        # the latent region's centre, in video pixels, is the carried region's
+        x = (latent * np.arange(8)).sum() / latent.sum()
+        assert abs((x + 0.5) * 8 - 0.5 - carried.nonzero()[1].mean()) < 1.5
+    _, _, locked = _static_disc_shot(CameraPath())
+    for latent in static_masks_at(locked, 8, 8):
+        np.testing.assert_array_equal(latent, static_mask_at(locked, 8, 8))
 
 
 def test_a_shot_without_a_keyframe_is_drafted_then_carried_along_its_camera(weights):

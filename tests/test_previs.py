@@ -8,7 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.camera import CameraPath, preset
+from engine.controls import compile_shot
 from engine.errors import InvalidRequest
+from engine.metrics import static_region_drift
 from engine.motion import (
     MotionStroke,
     StrokeFields,
@@ -142,6 +145,69 @@ def test_static_and_zero_strength_regions_do_not_move():
     )
     for frame in still:
         np.testing.assert_array_equal(frame, keyframe)
+
+
+def _tree_and_ball(camera: CameraPath, frames: int = 9):
+    """A red square painted static (the tree) and a bright square brushed to move (the ball)."""
+    keyframe = dark_texture()
+    keyframe[30:50, 40:52] = (220, 40, 40)
+    keyframe[70:86, 8:24] = BRIGHT
+    tree = MotionStroke(mask=box_mask((38, 28, 54, 52)), kind="static")
+    ball = MotionStroke(
+        mask=box_mask((8, 70, 24, 86)),
+        trajectory=[TrajectoryPoint(16 / SIZE, 78 / SIZE), TrajectoryPoint(0.45, 0.85)],
+    )
+    controls = compile_shot(
+        camera, [ball, tree], width=SIZE, height=SIZE, frames=frames, fps=12.0, keyframe=keyframe
+    )
+    return keyframe, controls
+
+
+def red(frame: np.ndarray) -> np.ndarray:
+    return (frame[..., 0] > 150) & (frame[..., 1] < 100)
+
+
+def test_a_static_region_under_a_pan_moves_with_the_scene_and_appears_once():
+    """Static means still in the scene: the camera carries it like everything else."""
+    keyframe, controls = _tree_and_ball(preset("pan-right", 9, strength=0.4))
+    video = controls.guide
+    for t in range(9):
+        # the region's content is the keyframe as the camera sees it at frame t...
+        seen_by_camera = cv2.warpPerspective(
+            keyframe,
+            controls.homographies[t].astype(np.float64),
+            (SIZE, SIZE),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )
+        region = controls.static_mask_at(t) > 0.99
+        assert region.sum() > 300
+        difference = np.abs(video[t].astype(int) - seen_by_camera)[region]
+        assert difference.max() <= 1, f"frame {t}: the static region is not where the camera put it"
+    # ...and it is shown once, where the camera took it: no copy stays pinned to the screen
+    last = video[-1]
+    assert (red(last) == red(seen_by_camera)).mean() > 0.999
+    count, _ = cv2.connectedComponents(red(last).astype(np.uint8))
+    assert count - 1 == 1, f"the red square shows {count - 1} times"
+    assert not red(last)[30:50, 40:52].any(), "a copy stayed pinned to the screen"
+    xs = np.nonzero(red(last))[1]
+    assert 10 < 46 - xs.mean() < 25, "the pan carries the square left"
+    # measured once the camera's motion is undone, it holds still; pinned, it would not
+    drift = static_region_drift(video, controls.homographies, controls.static_mask).mean
+    pinned = video.copy()
+    pinned[:, 28:52, 38:54] = keyframe[28:52, 38:54]
+    pinned_drift = static_region_drift(pinned, controls.homographies, controls.static_mask).mean
+    assert drift < 0.5 and pinned_drift > 5.0, (drift, pinned_drift)
+
+
+def test_a_static_region_without_a_camera_move_stays_put_on_screen():
+    keyframe, controls = _tree_and_ball(CameraPath())
+    video = controls.guide
+    assert not np.array_equal(video[-1][70:86, 8:24], keyframe[70:86, 8:24])  # the ball went
+    for t in range(9):
+        np.testing.assert_array_equal(video[t][28:52, 38:54], keyframe[28:52, 38:54])
+        np.testing.assert_array_equal(controls.static_mask_at(t), controls.static_mask)
+    assert static_region_drift(video, controls.homographies, controls.static_mask).mean == 0.0
 
 
 def test_overlap_travels_with_the_later_stroke():

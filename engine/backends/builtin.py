@@ -3,9 +3,10 @@
 Weights load once (`load`) and stay warm. A request is made at the model's native scale
 (`engine.models.pipeline.native_plan`) and brought back to the shot's size and frame rate.
 The prompt, the camera path and move strokes condition the model; with a keyframe, frame 0 is
-the keyframe, static strokes hold their region, and the previs (the keyframe carried by the
-camera and strokes) guides the clip by `guide_strength`; without one, a first draft's frame 0
-is carried the same way and guides a second pass. A preview of the clip's current
+the keyframe, static strokes hold their region still in the scene (carried by the camera, as
+the previs carries it), and the previs (the keyframe carried by the camera and strokes)
+guides the clip by `guide_strength`; without one, a first draft's frame 0 is carried the same
+way and guides a second pass. A preview of the clip's current
 estimate comes after the first step (through the instant latents-to-colours map) and then
 every third step (a VAE decode), so the viewer shows it forming; shots longer than four
 seconds stream instead, chunk by chunk, each chunk final when it appears.

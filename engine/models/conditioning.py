@@ -18,6 +18,7 @@ model learned is what the studio asks for.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..errors import InvalidRequest
@@ -107,5 +108,25 @@ def controls_from_shot(controls, latent_width: int, latent_height: int) -> np.nd
 
 
 def static_mask_at(controls, latent_width: int, latent_height: int) -> np.ndarray:
-    """The static strokes' region at latent size (h, w) in 0..1 (held by latent masking)."""
+    """The static strokes' region in the keyframe at latent size (h, w) in 0..1."""
     return controls.resample(latent_width, latent_height).static_mask.astype(np.float32)
+
+
+def static_masks_at(controls, latent_width: int, latent_height: int) -> np.ndarray:
+    """(T', h, w) the static regions at each latent frame, carried by the camera (0..1).
+
+    Still in the scene: latent frame j holds the keyframe's region where the camera has
+    taken it at video frame `4j` (`ShotControls.static_mask_at`), resized as the keyframe's
+    own mask is. Without a camera move every latent frame is `static_mask_at`.
+    """
+    sources = latent_frame_sources(controls.frames)
+    if not controls.has_camera_motion:
+        return np.repeat(
+            static_mask_at(controls, latent_width, latent_height)[None], len(sources), 0
+        )
+    sx, sy = latent_width / controls.width, latent_height / controls.height
+    interpolation = cv2.INTER_AREA if sx < 1 and sy < 1 else cv2.INTER_LINEAR
+    size = (latent_width, latent_height)
+    return np.stack(
+        [cv2.resize(controls.static_mask_at(t), size, interpolation=interpolation) for t in sources]
+    ).astype(np.float32)

@@ -103,7 +103,7 @@ def sample(
     guidance: Guidance | None = None,
     given: torch.Tensor | None = None,  # (1, C, T, h, w) clean latents where `given_frames`
     given_frames: torch.Tensor | None = None,  # (T,) bool
-    hold: tuple[torch.Tensor, torch.Tensor] | None = None,  # (latents, mask (h, w)) to keep
+    hold: tuple[torch.Tensor, torch.Tensor] | None = None,  # (latents, mask (h, w) or (T, h, w))
     cache: KVCache | None = None,
     on_step: Callable[[int, int, torch.Tensor], None] | None = None,
     check_cancel: Callable[[], None] | None = None,
@@ -115,9 +115,11 @@ def sample(
 
     With `init` (a guide video's latents, e.g. the previs), sampling starts from it noised
     to level `start` instead of from pure noise: the guide's layout and motion survive
-    below that level, the model repaints the rest. `hold` keeps a region (a static brush) equal to the given latents re-noised to the current
-    level, so the model paints around it (latent masking). `on_step(i, steps, x0)` sees the
-    clean estimate after each step.
+    below that level, the model repaints the rest. `hold` keeps a region (a static brush)
+    equal to the given latents re-noised to the current level, so the model paints around it
+    (latent masking); its mask is one region for every latent frame (h, w) or one per frame
+    (T, h, w), for a region the camera carries. `on_step(i, steps, x0)` sees the clean
+    estimate after each step.
     """
     guidance = guidance or Guidance()
     frames = noise.shape[2]

@@ -22,7 +22,8 @@ import torch
 
 from ..assets import BUILTIN_WEIGHTS
 from ..errors import InvalidRequest, ModelLoadError
-from .conditioning import controls_from_shot, static_mask_at
+from ..previs import previs_video
+from .conditioning import controls_from_shot, static_mask_at, static_masks_at
 from .dit import VideoDiT
 from .flow import Guidance, sample, sample_stream
 from .preview import LatentPreview, fit_preview, load_preview
@@ -211,7 +212,6 @@ class BuiltinModel:
         check_cancel: Callable[[], None] | None,
     ) -> np.ndarray:
         h, w = controls.height // 8, controls.width // 8
-        frames = controls.frames
         cond, noise, text, null = self._start(prompt, controls, seed)
         latent_frames = noise.shape[2]
 
@@ -224,13 +224,7 @@ class BuiltinModel:
             given[:, :, :1] = latent
             given_frames = torch.zeros(latent_frames, dtype=torch.bool)
             given_frames[0] = True
-            static = static_mask_at(controls, w, h)
-            if static.any():
-                # what a still picture of the keyframe looks like in every latent frame (later
-                # latents summarise four frames and differ from frame 0's, encoded alone)
-                still = np.repeat(keyframe[None], frames, axis=0)
-                target = self._latents(still)
-                hold = (target, torch.from_numpy(static).to(self.device))
+            hold = self._hold_static(controls, keyframe, w, h)
 
         init, start = None, 1.0
         if guide is not None and guide_strength > 0:
@@ -308,6 +302,27 @@ class BuiltinModel:
         generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
         noise = torch.randn(shape, generator=generator).to(self.device)
         return cond, noise, self.dit.encode_text([prompt]), self.dit.encode_text([""])
+
+    def _hold_static(self, controls, keyframe: np.ndarray, w: int, h: int):
+        """What latent masking holds for the static strokes: (latents, mask), or None.
+
+        A static region is still in the scene. With the camera at rest it is the keyframe's
+        still picture in every latent frame (later latents summarise four frames and differ
+        from frame 0's, encoded alone) under the keyframe's mask. Under a camera move it is
+        the keyframe carried by the camera, under the region carried the same way
+        (`static_masks_at`), so the region moves with the scene instead of staying on screen.
+        """
+        if not controls.has_camera_motion:
+            static = static_mask_at(controls, w, h)  # (h, w)
+            if not static.any():
+                return None
+            scene = np.repeat(keyframe[None], controls.frames, axis=0)
+        else:
+            static = static_masks_at(controls, w, h)  # (T', h, w)
+            if not static.any():
+                return None
+            scene = previs_video(keyframe, controls.homographies)
+        return self._latents(scene), torch.from_numpy(static).to(self.device)
 
     def _latents(self, frames_u8: np.ndarray) -> torch.Tensor:
         """uint8 (T, h, w, 3) -> the generator's normalised latents (1, C, T', h/8, w/8)."""
