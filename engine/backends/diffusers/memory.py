@@ -232,7 +232,9 @@ def apply_mode(pipe, mode: str, device: str) -> None:
     """Put a freshly loaded pipeline in `mode` (see the module docstring)."""
     import torch
 
-    if mode in ("cpu", "gpu"):
+    if mode == "cpu":
+        return  # loaded there already
+    if mode == "gpu":
         pipe.to(device)
     elif mode == "model-offload":
         pipe.enable_model_cpu_offload(device=device)

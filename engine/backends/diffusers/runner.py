@@ -107,6 +107,7 @@ class DiffusersRunner:
         self._preview_checked = False
         self._kept: _Kept | None = None
         self.decodes = 0  # VAE decodes of finished clips and previews (tests read it)
+        self.last_latents = None  # the last clip's normalised latents (B, C, T', h, w)
 
     # ------------------------------------------------------------------ loading
 
@@ -127,14 +128,19 @@ class DiffusersRunner:
         # their console progress bars mean nothing in the studio; progress comes as events
         diffusers.utils.logging.disable_progress_bar()
         transformers.utils.logging.disable_progress_bar()
+        from packaging.version import Version
+
         cls = getattr(diffusers, self.entry.pipeline)
         dtype = _dtype_for(self.device)
+        dtypes = {"default": dtype, "vae": self._vae_dtype(dtype)}
+        # diffusers 0.42 renamed torch_dtype to dtype; older releases know only the old name
+        dtype_arg = "dtype" if Version(diffusers.__version__) >= Version("0.42") else "torch_dtype"
         try:
             pipe = cls.from_pretrained(
                 str(self.entry.path),
                 local_files_only=True,
                 use_safetensors=True,
-                torch_dtype={"default": dtype, "vae": self._vae_dtype(dtype)},
+                **{dtype_arg: dtypes},
             )
         except (OSError, ValueError) as error:
             raise ModelLoadError(
@@ -270,6 +276,7 @@ class DiffusersRunner:
             if kind == "i2v":
                 image = Image.fromarray(fit_keyframe(controls.keyframe, plan.width, plan.height))
             latents = self._sample(pipe, plan, request, controls, image, generator, report, steps)
+        self.last_latents = latents
         cancel.raise_if_cancelled()
         report.progress(steps, steps, "decoding")
         video = self._decode(pipe, latents, plan, request, generator, kind)
