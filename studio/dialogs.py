@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from engine.media import IMAGE_EXTS, VIDEO_EXTS
 
 from .export import ExportOptions
+from .preferences import Preferences
 
 PROJECT_FILTER = "Kinema projects (project.json *.kinema)"
 
@@ -60,6 +61,22 @@ class Dialogs:
 
         dialog = ExportDialog(defaults, has_sequence, self.parent)
         return dialog.options() if dialog.exec() else None
+
+    def model_folder_path(self, start: Path | None) -> Path | None:
+        folder = QFileDialog.getExistingDirectory(
+            self.parent, "A folder that holds video models", str(start or Path.home())
+        )
+        return Path(folder) if folder else None
+
+    def preferences(self, current: Preferences) -> Preferences | None:
+        """Edit > Preferences; the edited preferences on OK, None on Cancel."""
+        from .preferences_dialog import PreferencesDialog
+
+        dialog = PreferencesDialog(current, self.parent, choose_folder=self.model_folder_path)
+        try:
+            return dialog.preferences() if dialog.exec() else None
+        finally:
+            dialog.deleteLater()
 
     # -------------------------------------------------------------- questions
 

@@ -127,6 +127,11 @@ class EngineBridge(QObject):
             self._capabilities = self._engine.capabilities()
         return self._capabilities
 
+    def refresh_capabilities(self) -> dict[str, Capabilities]:
+        """Read the backends afresh (the model folders changed); models found appear."""
+        self._capabilities = None
+        return self.capabilities()
+
     def is_busy(self) -> bool:
         return self._engine.running_job is not None or bool(self._engine.pending_jobs)
 

@@ -1,14 +1,19 @@
-"""Generate, variations, cancel, and turning finished jobs into takes.
+"""Generate, variations, cancel, decode again, and turning finished jobs into takes.
 
-The controller builds each request exactly as the CLI does (`request_for_shot`), submits
-it through the bridge, keeps the queue's rows up to date from the bridge's signals, and,
-when a job finishes, writes its take on a worker thread and then adds it to the shot with
-an undoable command. The finished frames go to the viewer at once, before the PNGs are
-written, so playback never waits on the disk.
+The controller builds each request exactly as the CLI does (`request_for_shot`, with the
+GPU memory mode from the preferences), submits it through the bridge, keeps the queue's
+rows up to date from the bridge's signals, and, when a job finishes, writes its take on a
+worker thread and then adds it to the shot with an undoable command. The finished frames
+go to the viewer at once, before the PNGs are written, so playback never waits on the disk.
+
+A real model whose final decode ran out of memory keeps its latents: its row offers
+"Decode again", which submits the same request with a tiled decode under a new job id, so
+the clip is finished without sampling again and its take lands on the same shot.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import re
@@ -19,7 +24,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import KinemaError
-from engine.jobs import GenerationRequest, JobFinished
+from engine.jobs import GenerationRequest, JobFinished, new_job_id
 from engine.project import Project, Take
 from engine.render import request_for_shot
 from engine.takes import save_take, take_request
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 MAX_SEED = 2**32 - 1
 _TAKE_NUMBER = re.compile(r"Take (\d+)$")
+#: the failure kind of a job whose clip sampled but whose final decode ran out of memory
+DECODE_MEMORY = "decode-memory"
 
 
 @dataclass
@@ -60,6 +67,7 @@ class GenerationController(QObject):
         take_cache: TakeCache,
         seed_locked: Callable[[], bool] = lambda: True,
         parent: QObject | None = None,
+        memory_mode: Callable[[], str] = lambda: "auto",
     ) -> None:
         super().__init__(parent)
         self.document = document
@@ -68,7 +76,9 @@ class GenerationController(QObject):
         self._tasks = tasks
         self._take_cache = take_cache
         self._seed_locked = seed_locked
+        self._memory_mode = memory_mode
         self._jobs: dict[str, _Job] = {}
+        self._decodable: dict[str, _Job] = {}  # failed in the decode, latents kept
         bridge.job_started.connect(self._on_bridge_job_started)
         bridge.job_progress.connect(self._on_bridge_job_progress)
         bridge.preview_ready.connect(self._on_bridge_preview_ready)
@@ -98,10 +108,12 @@ class GenerationController(QObject):
                 )
             )
         project = self.document.project
+        memory = self._memory_mode()
         requests = []
         try:
             for index in range(max(1, variations)):
-                request = request_for_shot(project, shot, seed=(shot.seed + index) % (MAX_SEED + 1))
+                seed = (shot.seed + index) % (MAX_SEED + 1)
+                request = request_for_shot(project, shot, seed=seed, memory=memory)
                 request.validate()
                 requests.append(request)
         except KinemaError as error:
@@ -110,14 +122,32 @@ class GenerationController(QObject):
         return [self._submit(shot.id, request, shot.name) for request in requests]
 
     def rerun(self, shot_id: str, take: Take) -> str | None:
-        """Run a take's recorded request again, exactly."""
+        """Run a take's recorded request again, exactly; only the memory mode is today's
+        preference (it decides where the model sits, not what it makes)."""
         try:
-            request = take_request(take)
+            request = dataclasses.replace(take_request(take), memory=self._memory_mode())
         except KinemaError as error:
             self.problem.emit(str(error))
             return None
         shot = self.document.shot(shot_id)
         return self._submit(shot_id, request, f"{shot.name if shot else 'Shot'} (re-run)")
+
+    def can_decode_again(self, job_id: str) -> bool:
+        job = self._decodable.get(job_id)
+        return job is not None and job.project is self.document.project
+
+    def decode_again(self, job_id: str) -> str | None:
+        """Finish a clip whose decode ran out of memory: the same request, a tiled decode,
+        a new job id. The backend kept the latents, so nothing is sampled again."""
+        if not self.can_decode_again(job_id):
+            self.problem.emit("That job's clip can no longer be decoded again: generate it anew.")
+            return None
+        job = self._decodable.pop(job_id)
+        self.model.update(job_id, decodable=False)
+        request = dataclasses.replace(job.request, tiled_decode=True, job_id=new_job_id())
+        shot = self.document.shot(job.shot_id)
+        name = f"{shot.name if shot else 'Shot'} (decode again)"
+        return self._submit(job.shot_id, request, name)
 
     def _submit(self, shot_id: str, request: GenerationRequest, name: str) -> str:
         self._jobs[request.job_id] = _Job(shot_id, self.document.project, request)
@@ -157,6 +187,7 @@ class GenerationController(QObject):
         for job_id in job_ids:
             self.bridge.forget(job_id)
             self._jobs.pop(job_id, None)
+            self._decodable.pop(job_id, None)
 
     @property
     def active_jobs(self) -> int:
@@ -230,11 +261,20 @@ class GenerationController(QObject):
             self.message.emit("Job cancelled.")
 
     def _on_bridge_job_failed(self, job_id: str, message: str, kind: str) -> None:
-        self._job_failed(job_id, message)
+        job = self._jobs.get(job_id)
+        if kind == DECODE_MEMORY and job is not None:
+            self._decodable[job_id] = job
+        self._job_failed(job_id, message, kind)
 
-    def _job_failed(self, job_id: str, message: str) -> None:
+    def _job_failed(self, job_id: str, message: str, kind: str = "") -> None:
         job = self._jobs.pop(job_id, None)
-        self.model.update(job_id, status="failed", message=message)
+        self.model.update(
+            job_id,
+            status="failed",
+            message=message,
+            kind=kind,
+            decodable=job_id in self._decodable,
+        )
         self.problem.emit(message)
         if job is not None:
             self.job_ended.emit(job.shot_id, job_id)
@@ -249,6 +289,9 @@ class GenerationController(QObject):
         ]
         for job_id in stale:
             self.bridge.cancel(job_id)
+        for job_id in [j for j, job in self._decodable.items() if not self.can_decode_again(j)]:
+            del self._decodable[job_id]
+            self.model.update(job_id, decodable=False)
 
 
 def _next_take_number(takes: list[Take]) -> int:

@@ -4,11 +4,17 @@ It shows the document and edits it only through commands. Which settings mean an
 depends on the backend, so the backend list and every control's enabled state come from
 the engine's `Capabilities` (never a hard-coded list): a control the chosen backend cannot
 honour is disabled, and its tooltip says why.
+
+A real model (`diffusers:<name>`) also shows what it makes (its frame rule, whether it
+starts from the keyframe) and the memory the shot needs on it. That line reads the model's
+weight headers and asks the GPU its size, so it is worked out on the task pool, once per
+shot size, length, frame rate, model and memory mode.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,11 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.backends import Capabilities, switched_settings
+from engine.backends.diffusers import memory_advice
+from engine.model_library import PREFIX as REAL_MODEL_PREFIX
 from engine.project import Shot
 
 from . import icons, settings
 from .commands import SetProjectField, SetResolution, SetShotField, SetShotSetting
 from .document import Document
+from .tasks import TaskRunner
 
 FPS_PRESETS = (23.976, 24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
 SIZE_PRESETS = (
@@ -52,10 +61,24 @@ MAX_SEED = 2**32 - 1
 class Inspector(QWidget):
     generate_requested = Signal()
 
-    def __init__(self, document: Document, capabilities: dict[str, Capabilities], parent=None):
+    def __init__(
+        self,
+        document: Document,
+        capabilities: dict[str, Capabilities],
+        parent=None,
+        *,
+        tasks: TaskRunner | None = None,
+        memory_mode: Callable[[], str] = lambda: "auto",
+    ):
         super().__init__(parent)
         self.document = document
         self.capabilities = capabilities
+        self._tasks = tasks
+        self._memory_mode = memory_mode
+        self._advice: dict[tuple, str] = {}  # (backend, w, h, frames, fps, mode) -> line
+        self._advice_wanted: tuple | None = None  # the line the shot on screen needs
+        self._advice_asked: set[tuple] = set()  # lines being worked out on the pool
+        self._advice_epoch = 0  # bumped when the backends change: older answers are stale
         self._updating = False
         self._build()
         document.current_shot_changed.connect(lambda _id: self.refresh())
@@ -160,6 +183,11 @@ class Inspector(QWidget):
         self.backend_note.setObjectName("dim")
         self.backend_note.setWordWrap(True)
         form.addRow("", self.backend_note)
+        self.memory_note = QLabel(content)
+        self.memory_note.setObjectName("dim")
+        self.memory_note.setWordWrap(True)
+        self.memory_note.hide()
+        form.addRow("", self.memory_note)
 
         self.steps_spin = QSpinBox(content)
         self.steps_spin.setRange(1, 1000)
@@ -210,6 +238,15 @@ class Inspector(QWidget):
     def seed_locked(self) -> bool:
         return self.lock_box.isChecked()
 
+    def set_capabilities(self, capabilities: dict[str, Capabilities]) -> None:
+        """The engine's backends changed (model folders edited): rebuild the menu."""
+        self.capabilities = capabilities
+        self._advice.clear()
+        self._advice_asked.clear()
+        self._advice_wanted = None
+        self._advice_epoch += 1
+        self.refresh()
+
     def _on_document_shot_changed(self, shot_id: str) -> None:
         if shot_id == self.document.current_shot_id:
             self.refresh()
@@ -243,6 +280,7 @@ class Inspector(QWidget):
             _set_value(self.guidance_spin, shot.settings.guidance)
             _set_value(self.guide_spin, shot.settings.guide_strength)
             self._apply_capabilities(caps)
+            self._show_model(shot, caps)
         finally:
             self._updating = False
 
@@ -269,27 +307,37 @@ class Inspector(QWidget):
             index = self.size_box.findData(f"{width}x{height}")
             self.size_box.setCurrentIndex(index if index >= 0 else self.size_box.count() - 1)
 
-    def _show_backends(self, shot: Shot) -> None:
-        wanted = [*self.capabilities]
+    def _backend_items(self, shot: Shot) -> list[tuple[str | None, str, str]]:
+        """(name, label, tooltip) per menu item; (None, "", "") is the line before real models."""
+        items: list[tuple[str | None, str, str]] = []
+        for name, caps in self.capabilities.items():
+            if name.startswith(REAL_MODEL_PREFIX) and all(
+                not (n or "").startswith(REAL_MODEL_PREFIX) for n, _l, _t in items
+            ):
+                items.append((None, "", ""))
+            items.append((name, caps.label, caps.description))
         if shot.settings.backend not in self.capabilities:
-            wanted.append(shot.settings.backend)
-        have = [self.backend_box.itemData(i) for i in range(self.backend_box.count())]
-        if have == wanted:  # rebuilt only when the list changes (not on every keystroke)
-            with QSignalBlocker(self.backend_box):
-                self.backend_box.setCurrentIndex(wanted.index(shot.settings.backend))
-            return
-        with QSignalBlocker(self.backend_box):
-            self.backend_box.clear()
-            for name, caps in self.capabilities.items():
-                self.backend_box.addItem(caps.label, name)
-                self.backend_box.setItemData(
-                    self.backend_box.count() - 1, caps.description, Qt.ItemDataRole.ToolTipRole
-                )
-            if shot.settings.backend not in self.capabilities:
-                self.backend_box.addItem(
-                    f"{shot.settings.backend} (not available)", shot.settings.backend
-                )
-            self.backend_box.setCurrentIndex(self.backend_box.findData(shot.settings.backend))
+            name = shot.settings.backend
+            items.append((name, f"{name} (not available)", ""))
+        return items
+
+    def _show_backends(self, shot: Shot) -> None:
+        box = self.backend_box
+        wanted = self._backend_items(shot)
+        have = [
+            (box.itemData(i), box.itemText(i), box.itemData(i, Qt.ItemDataRole.ToolTipRole) or "")
+            for i in range(box.count())
+        ]
+        with QSignalBlocker(box):
+            if have != wanted:  # rebuilt only when the list changes (not on every keystroke)
+                box.clear()
+                for name, label, tooltip in wanted:
+                    if name is None:
+                        box.insertSeparator(box.count())
+                        continue
+                    box.addItem(label, name)
+                    box.setItemData(box.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole)
+            box.setCurrentIndex(box.findData(shot.settings.backend))
 
     def _apply_capabilities(self, caps: Capabilities | None) -> None:
         """Enable what the backend honours; say why the rest is off."""
@@ -328,16 +376,70 @@ class Inspector(QWidget):
                 f"{label} does not denoise, so steps and guidance change nothing.",
             ),
             (
-                caps.uses_steps,
+                caps.uses_steps and (caps.camera or caps.motion_brush),
                 (self.guide_spin, self.guide_label),
                 f"{label} shows the guide video itself; guide strength applies to models "
-                "that denoise from it.",
+                "that denoise from it."
+                if not caps.uses_steps
+                else f"{label} does not follow the camera path or the strokes, so guide "
+                "strength changes nothing.",
             ),
         )
         for honoured, widgets, why in gates:
             for widget in widgets:
                 widget.setEnabled(honoured)
                 widget.setToolTip("" if honoured else why)
+
+    def _show_model(self, shot: Shot, caps: Capabilities | None) -> None:
+        """A real model: what it makes, and the memory line for this shot (worked out once)."""
+        self.backend_note.setToolTip(caps.description if caps else "")
+        real = caps is not None and caps.name.startswith(REAL_MODEL_PREFIX)
+        if not real or caps.unavailable:
+            self.memory_note.hide()
+            self._advice_wanted = None
+            return
+        project = self.document.project
+        self.backend_note.setText(model_summary(caps, project.fps, bool(shot.keyframe)))
+        self.memory_note.show()
+        key = (
+            caps.name,
+            project.width,
+            project.height,
+            shot.duration,
+            float(project.fps),
+            self._memory_mode(),
+        )
+        self._advice_wanted = key
+        if key in self._advice:
+            self.memory_note.setText(self._advice[key])
+            return
+        self.memory_note.setText("Working out the GPU memory this shot needs…")
+        epoch = self._advice_epoch
+        if self._tasks is None:
+            self._on_advice(epoch, key, memory_advice(*key))
+        elif key not in self._advice_asked:
+            self._advice_asked.add(key)
+            self._tasks.submit(
+                lambda _ctx: memory_advice(*key),
+                on_done=lambda line: self._on_advice(epoch, key, line),
+                on_error=lambda error: self._on_advice(
+                    epoch, key, f"The memory this shot needs cannot be predicted ({error})."
+                ),
+                name="memory advice",
+            )
+
+    def _on_advice(self, epoch: int, key: tuple, line: str) -> None:
+        if epoch != self._advice_epoch:
+            return  # asked before the model folders changed
+        self._advice_asked.discard(key)
+        self._advice[key] = line
+        if key == self._advice_wanted:
+            self.memory_note.setText(line)
+
+    @property
+    def memory_line(self) -> str:
+        """The memory line on screen ("" while none is shown)."""
+        return self.memory_note.text() if not self.memory_note.isHidden() else ""
 
     # ------------------------------------------------------------------ editing (commands only)
 
@@ -404,6 +506,25 @@ class Inspector(QWidget):
                     SetShotSetting(self.document, shot.id, field, value, None, False)
                 )
         stack.endMacro()
+
+
+def model_summary(caps: Capabilities, fps: float, has_keyframe: bool) -> str:
+    """What a real model makes and what it starts from, in a sentence or two."""
+    rule = f"Makes {caps.frame_rule}" if caps.frame_rule else "Makes clips at its own length"
+    if caps.native_fps and abs(caps.native_fps - fps) > 1e-3:
+        rule += f", retimed to the shot's {fps:g} fps"
+    if caps.keyframe:
+        start = "Starts from the keyframe" + (
+            " and can end on a last frame" if caps.last_frame else ""
+        )
+    elif has_keyframe:
+        start = "Text to video: this shot's keyframe is not used"
+    else:
+        start = "Text to video: it takes no keyframe"
+    steer = (
+        "" if caps.camera or caps.motion_brush else " The camera path and strokes do not steer it."
+    )
+    return f"{rule}. {start}.{steer}"
 
 
 def _row(*widgets) -> QWidget:

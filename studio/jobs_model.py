@@ -15,6 +15,10 @@ from PySide6.QtGui import QColor
 from . import theme
 
 ACTIVE = ("queued", "running", "saving")
+DECODE_AGAIN_TIP = (
+    "Decode again: finish this clip with a tiled decode, which needs less memory, "
+    "without sampling it again"
+)
 
 
 @dataclass
@@ -28,6 +32,8 @@ class JobRecord:
     step: int = 0
     total: int = 0
     message: str = ""
+    kind: str = ""  # why it failed, as the engine says ("memory", "decode-memory", ...)
+    decodable: bool = False  # its decode ran out of memory and the latents are kept
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     ended: float | None = None
@@ -173,6 +179,8 @@ class JobListModel(QAbstractTableModel):
             if column == self.REMAINING:
                 return _duration(record.remaining())
             if column == self.CANCEL:
+                if record.decodable:
+                    return "↻"
                 return "✕" if record.status in ("queued", "running") else ""
         if role == Qt.ItemDataRole.UserRole:
             return record.fraction if column == self.PROGRESS else record.job_id
@@ -182,6 +190,8 @@ class JobListModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.CANCEL and record.status in ("queued", "running"):
                 return "Cancel this job"
+            if column == self.CANCEL and record.decodable:
+                return DECODE_AGAIN_TIP
             if column == self.JOB:
                 return f"{record.label} ({record.backend})"
             if record.message:

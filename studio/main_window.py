@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 
 import engine
 from engine.errors import InvalidRequest
+from engine.model_library import PREFIX as REAL_MODEL_PREFIX
 
-from . import settings, theme
+from . import preferences, settings, theme
 from .brush_canvas import BrushPanel
 from .camera_editor import CameraPathEditor
 from .dialogs import Dialogs
@@ -77,10 +78,19 @@ class MainWindow(QMainWindow):
         self.gc_guard = GuiThreadCollector(self)
         self.tasks = TaskRunner(self)
         self.document = Document(parent=self)
+        # the model folders reach the engine before its capabilities are first read
+        self.preferences = preferences.load()
+        preferences.apply(self.preferences)
         self.bridge = EngineBridge(self, engine_factory=engine_factory, device=device)
         self.take_cache = TakeCache(self.tasks, parent=self)
         self.viewer = ViewerWidget(self)
-        self.inspector = Inspector(self.document, self.bridge.capabilities(), self)
+        self.inspector = Inspector(
+            self.document,
+            self.bridge.capabilities(),
+            self,
+            tasks=self.tasks,
+            memory_mode=lambda: self.preferences.memory,
+        )
         self.generation = GenerationController(
             self.document,
             self.bridge,
@@ -88,6 +98,7 @@ class MainWindow(QMainWindow):
             self.take_cache,
             seed_locked=lambda: self.inspector.seed_locked,
             parent=self,
+            memory_mode=lambda: self.preferences.memory,
         )
         self.queue_panel = QueuePanel(self.generation.model, self)
         self.metrics_panel = MetricsPanel(self.document, self.take_cache, self.tasks, self)
@@ -246,6 +257,7 @@ class MainWindow(QMainWindow):
             ("toggle_previs", "Show previs", v.previs_button.toggle, "toggle_previs"),
             ("zoom_fit", "Zoom to fit", lambda: self._set_zoom(ZOOM_FIT), "zoom_fit"),
             ("zoom_100", "Zoom 100 %", lambda: self._set_zoom(1.0), "zoom_100"),
+            ("preferences", "&Preferences…", self.show_preferences, "preferences"),
             ("reset_layout", "Reset layout", self.reset_layout, None),
             ("shortcuts", "&Keyboard shortcuts", self.show_shortcuts, "shortcuts"),
             ("about", "&About Kinema", self.show_about, None),
@@ -253,6 +265,10 @@ class MainWindow(QMainWindow):
         for name, text, slot, keys in specs:
             self.actions_by_name[name] = a(name, text, slot, keys=keys)
         self.actions_by_name["quit"].setShortcuts(QKeySequence.StandardKey.Quit)
+        prefs = self.actions_by_name["preferences"]
+        prefs.setMenuRole(QAction.MenuRole.PreferencesRole)
+        standard = QKeySequence.keyBindings(QKeySequence.StandardKey.Preferences)
+        prefs.setShortcuts([*standard, *(k for k in prefs.shortcuts() if k not in standard)])
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts(key_sequences("undo"))
         self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
@@ -296,6 +312,8 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         edit_menu.addActions([n["add_shot"], n["duplicate_shot"], n["remove_shot"]])
+        edit_menu.addSeparator()
+        edit_menu.addAction(n["preferences"])
         generate_menu = bar.addMenu("&Generate")
         generate_menu.addActions([n["generate"], n["variations"]])
         generate_menu.addSeparator()
@@ -351,6 +369,7 @@ class MainWindow(QMainWindow):
         self.queue_panel.cancel_requested.connect(g.cancel)
         self.queue_panel.cancel_all_requested.connect(g.cancel_all)
         self.queue_panel.finished_cleared.connect(g.forget)
+        self.queue_panel.decode_again_requested.connect(g.decode_again)
         self.takes_panel.compare_requested.connect(self.presenter.compare_with)
         self.takes_panel.rerun_requested.connect(g.rerun)
         self.viewer.media_dropped.connect(self.importer.import_file)
@@ -460,6 +479,28 @@ class MainWindow(QMainWindow):
             return False
         self.exporter.start(plan)
         return True
+
+    def show_preferences(self) -> bool:
+        """Edit > Preferences; True when the user pressed OK (and the changes are applied)."""
+        chosen = self.dialogs.preferences(self.preferences)
+        if chosen is None:
+            return False
+        self.apply_preferences(chosen)
+        return True
+
+    def apply_preferences(self, chosen: preferences.Preferences) -> None:
+        """Store and apply preferences; models found in new folders are offered at once."""
+        self.preferences = chosen
+        preferences.save(chosen)
+        preferences.apply(chosen)
+        self.inspector.set_capabilities(self.bridge.refresh_capabilities())
+        models = [
+            c for n, c in self.bridge.capabilities().items() if n.startswith(REAL_MODEL_PREFIX)
+        ]
+        ready = sum(not c.unavailable for c in models)
+        self.show_message(
+            f"Preferences saved. Models found: {len(models)}, of which {ready} can run here."
+        )
 
     def show_shortcuts(self) -> ShortcutsPage:
         if self.shortcuts_page is None:

@@ -1,18 +1,20 @@
 """The queue panel: every job with its status, progress, elapsed and remaining time.
 
 A view over `JobListModel` plus the buttons that start and stop work. It emits requests;
-the generation controller acts on them.
+the generation controller acts on them. A job whose decode ran out of memory shows "↻" in
+its last column and enables "Decode again" (also in the row's context menu).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRect, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSpinBox,
     QStyle,
@@ -23,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .jobs_model import JobListModel
+from .jobs_model import DECODE_AGAIN_TIP, JobListModel
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -47,6 +49,7 @@ class QueuePanel(QWidget):
     generate_requested = Signal(int)  # how many variations (1 = a plain Generate)
     cancel_requested = Signal(str)  # job id
     cancel_all_requested = Signal()
+    decode_again_requested = Signal(str)  # job id of a job whose decode ran out of memory
     finished_cleared = Signal(list)  # job ids whose rows went
 
     def __init__(self, model: JobListModel, parent: QWidget | None = None) -> None:
@@ -71,6 +74,9 @@ class QueuePanel(QWidget):
         header.setSectionResizeMode(JobListModel.CANCEL, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(JobListModel.CANCEL, 28)
         self.table.clicked.connect(self._on_table_clicked)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_menu)
+        self.table.selectionModel().selectionChanged.connect(self._refresh_summary)
 
         self.variations_spin = QSpinBox(self)
         self.variations_spin.setRange(2, 16)
@@ -88,6 +94,9 @@ class QueuePanel(QWidget):
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.cancel_all_button = QPushButton("Cancel all", self)
         self.cancel_all_button.clicked.connect(self.cancel_all_requested)
+        self.decode_button = QPushButton("Decode again", self)
+        self.decode_button.setToolTip(DECODE_AGAIN_TIP)
+        self.decode_button.clicked.connect(self._on_decode_clicked)
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.setToolTip("Remove finished, cancelled and failed jobs from the list")
         self.clear_button.clicked.connect(self._on_clear_clicked)
@@ -101,6 +110,7 @@ class QueuePanel(QWidget):
         toolbar.addWidget(self.variations_button)
         toolbar.addStretch(1)
         toolbar.addWidget(self.summary)
+        toolbar.addWidget(self.decode_button)
         toolbar.addWidget(self.cancel_button)
         toolbar.addWidget(self.cancel_all_button)
         toolbar.addWidget(self.clear_button)
@@ -118,8 +128,45 @@ class QueuePanel(QWidget):
         return rows[0].data(Qt.ItemDataRole.UserRole) if rows else None
 
     def _on_table_clicked(self, index: QModelIndex) -> None:
-        if index.column() == JobListModel.CANCEL and index.data():
-            self.cancel_requested.emit(index.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole))
+        if index.column() != JobListModel.CANCEL or not index.data():
+            return
+        job_id = index.siblingAtColumn(0).data(Qt.ItemDataRole.UserRole)
+        record = self.model.record(job_id)
+        if record is not None and record.decodable:
+            self.decode_again_requested.emit(job_id)
+        else:
+            self.cancel_requested.emit(job_id)
+
+    def _on_table_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        record = (
+            self.model.record(index.data(Qt.ItemDataRole.UserRole)) if index.isValid() else None
+        )
+        if record is None:
+            return
+        menu = QMenu(self)
+        decode = menu.addAction("Decode again")
+        decode.setEnabled(record.decodable)
+        decode.triggered.connect(lambda: self.decode_again_requested.emit(record.job_id))
+        cancel = menu.addAction("Cancel")
+        cancel.setEnabled(record.status in ("queued", "running"))
+        cancel.triggered.connect(lambda: self.cancel_requested.emit(record.job_id))
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def decodable_job(self) -> str | None:
+        """The selected job if it can be decoded again, else the newest one that can."""
+        job_id = self._selected_job()
+        record = self.model.record(job_id) if job_id else None
+        if record is not None and record.decodable:
+            return job_id
+        decodable = [r for r in self.model.records() if r.decodable]
+        return decodable[-1].job_id if decodable else None
+
+    def _on_decode_clicked(self) -> None:
+        job_id = self.decodable_job()
+        if job_id is not None:
+            self.decode_again_requested.emit(job_id)
 
     def _on_cancel_clicked(self) -> None:
         job_id = self._selected_job()
@@ -141,3 +188,5 @@ class QueuePanel(QWidget):
         self.summary.setText(f"{running} running · {queued} queued" if running or queued else "")
         self.cancel_button.setEnabled(bool(running or queued))
         self.cancel_all_button.setEnabled(bool(running or queued))
+        self.decode_button.setVisible(any(r.decodable for r in records))
+        self.decode_button.setEnabled(self.decodable_job() is not None)

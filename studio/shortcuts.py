@@ -43,6 +43,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("export", ("Ctrl+E",), "Export", "File"),
     Shortcut("undo", ("Ctrl+Z",), "Undo", "Edit"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
+    Shortcut("preferences", ("Ctrl+,",), "Preferences: model folders, GPU memory", "Edit"),
     Shortcut("zoom_fit", ("F",), "Zoom to fit", "View"),
     Shortcut("zoom_100", ("1",), "Zoom to 100 %", "View"),
     Shortcut("shortcuts", ("F1",), "Show this list", "Help"),

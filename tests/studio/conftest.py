@@ -1,7 +1,8 @@
 """Fixtures for driving the real studio window offscreen.
 
 Every test gets its own settings scope in a temporary folder (never the user's), its
-own copy of the sample project, and scripted dialogs that answer instead of blocking.
+own copy of the sample project, no real models but those it names (never the user's model
+folders or hub cache), and scripted dialogs that answer instead of blocking.
 The window fixture shuts the engine and the worker threads down in teardown.
 """
 
@@ -24,13 +25,19 @@ os.environ.setdefault("KINEMA_NO_CRASH_DIALOG", "1")
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
+    from engine.model_library import set_model_folders
     from studio import settings
 
     folder = tmp_path / "settings"
     settings.configure("Kinema-tests", f"studio-{uuid.uuid4().hex[:8]}", folder)
     monkeypatch.setenv("KINEMA_PROJECTS_DIR", str(tmp_path / "projects"))
+    # real models only from the folders a test names: never the user's own or hub cache
+    monkeypatch.delenv("KINEMA_MODELS", raising=False)
+    monkeypatch.setenv("KINEMA_NO_HF_CACHE", "1")
+    monkeypatch.setenv("KINEMA_CACHE_DIR", str(tmp_path / "cache"))
     yield folder
     settings.configure(settings.ORGANIZATION, settings.APPLICATION, None)
+    set_model_folders([])
 
 
 @pytest.fixture(autouse=True)

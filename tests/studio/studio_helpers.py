@@ -33,6 +33,8 @@ class ScriptedDialogs:
         self.quit_while_busy = True
         self.export = None  # ExportOptions to return, or None (cancelled)
         self.paths: dict[str, Path | None] = {}
+        # drives the real Preferences dialog: gets it, returns True for OK, False for Cancel
+        self.preferences_script = None
 
     def open_project_path(self, start):
         return self.paths.get("open")
@@ -48,6 +50,20 @@ class ScriptedDialogs:
 
     def export_options(self, defaults, has_sequence):
         return self.export
+
+    def model_folder_path(self, start):
+        return self.paths.get("model_folder")
+
+    def preferences(self, current):
+        from studio.preferences_dialog import PreferencesDialog
+
+        if self.preferences_script is None:
+            return None
+        dialog = PreferencesDialog(current, choose_folder=self.model_folder_path)
+        try:
+            return dialog.preferences() if self.preferences_script(dialog) else None
+        finally:
+            dialog.deleteLater()
 
     def unsaved_changes(self, project_name):
         self.unsaved_asked += 1
@@ -98,6 +114,34 @@ class SlowPrevis:
             report.progress(index + 1, total, "frames")
             report.preview(frames[: index + 1], index + 1, total, complete=index + 1 == total)
         return frames
+
+
+class DecodeOutOfMemoryOnce:
+    """Previs dressed as a real model whose final decode runs out of memory unless the
+    request asks for a tiled decode (what "Decode again" sends); it records each request."""
+
+    name = "previs"
+
+    def __init__(self) -> None:
+        self._inner = create_backend("previs")
+        self.requests = []
+
+    def capabilities(self) -> Capabilities:
+        return self._inner.capabilities()
+
+    def load(self, device: str) -> None:
+        self._inner.load(device)
+
+    def generate(self, request, controls, report, cancel):
+        from engine.backends.diffusers.runner import DecodeOutOfMemory
+
+        self.requests.append(request)
+        if not request.tiled_decode:
+            raise DecodeOutOfMemory(
+                "Ran out of memory decoding the finished clip. Its latents are kept: choose "
+                "Decode again in the queue to finish it with a tiled decode."
+            )
+        return self._inner.generate(request, controls, report, cancel)
 
 
 def engine_with(backend_factory):

@@ -1,0 +1,98 @@
+"""The studio's preferences for real models: where they live and how they fit in GPU memory.
+
+Stored with `settings` under "models/folders" and "models/memory". `apply` hands the
+folders to the engine's model library; the main window calls it before the engine's
+capabilities are first read, and again when the Preferences dialog is accepted, after
+which the bridge reads the capabilities afresh and the inspector lists what was found.
+The memory mode is not engine state: it travels in every request (`memory=`), read here
+when Generate is pressed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.backends.diffusers.memory import MODE_LABELS, MODES
+from engine.model_library import ENV_FOLDERS, discover_models, set_model_folders
+
+from . import settings
+
+FOLDERS_KEY = "models/folders"
+MEMORY_KEY = "models/memory"
+
+
+@dataclass(frozen=True)
+class Preferences:
+    model_folders: tuple[str, ...] = ()  # folders the user named, in their order
+    memory: str = "auto"  # one of engine.backends.diffusers.memory.MODES
+
+
+def load() -> Preferences:
+    folders = settings.value(FOLDERS_KEY, [])
+    if isinstance(folders, str):  # QSettings returns a lone string for a one-item list
+        folders = [folders]
+    memory = str(settings.value(MEMORY_KEY, "auto") or "auto")
+    return Preferences(
+        model_folders=tuple(str(f) for f in folders or [] if str(f).strip()),
+        memory=memory if memory in MODES else "auto",
+    )
+
+
+def save(preferences: Preferences) -> None:
+    settings.set_value(FOLDERS_KEY, list(preferences.model_folders))
+    settings.set_value(MEMORY_KEY, preferences.memory)
+
+
+def apply(preferences: Preferences) -> None:
+    """Point the engine's model discovery at the user's folders."""
+    set_model_folders(preferences.model_folders)
+
+
+def memory_mode() -> str:
+    """The GPU memory mode every new request carries."""
+    return load().memory
+
+
+def memory_label(mode: str) -> str:
+    return MODE_LABELS.get(mode, mode)
+
+
+# ------------------------------------------------------------------ what the folders hold
+
+
+@dataclass(frozen=True)
+class FoundModel:
+    """One model discovery found, as the Preferences dialog lists it."""
+
+    backend: str  # "diffusers:<name>"
+    label: str  # what the inspector's backend menu will show
+    path: Path
+    problem: str  # why it cannot run here, or ""
+
+
+def environment_folders() -> list[Path]:
+    """The folders the environment adds to the user's (as the model library reads them)."""
+    raw = os.environ.get(ENV_FOLDERS, "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def found_models(folders) -> list[FoundModel]:
+    """What discovery finds with `folders` as the user's folders (the environment's folders
+    and the hub cache as always), without changing what the engine uses now."""
+    from engine.backends.diffusers import DiffusersBackend
+
+    seen, search = set(), []
+    for folder in [*(Path(f).expanduser() for f in folders), *environment_folders()]:
+        key = str(folder.resolve()) if folder.exists() else str(folder)
+        if key not in seen:
+            seen.add(key)
+            search.append(folder)
+    found = []
+    for entry in discover_models(search):
+        caps = DiffusersBackend(entry).capabilities()
+        problem = entry.problem or caps.unavailable
+        label = entry.name if problem else caps.label
+        found.append(FoundModel(entry.backend, label, entry.path, problem))
+    return found
