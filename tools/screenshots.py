@@ -1,10 +1,13 @@
 """`make screenshots`: the studio on the sample project before, during and after a generation,
-then its tools: the timeline, the camera-path editor and the motion-brush canvas.
+then its tools: the timeline, the camera-path editor and the motion-brush canvas; then a
+real model: the Preferences dialog finding a tiny Wan model, and a take forming from it.
 
 Runs the real window (under Xvfb from the Makefile; any Qt platform works) with a scratch
 settings folder and a scratch copy of the sample, so nothing of the user's is touched.
-The previs backend is slowed down a little for the "during" picture only; everything
-else is the app as shipped. Writes PNGs into the folder given (default: screenshots/).
+The backends are slowed down a little for the "during" pictures only; everything else is
+the app as shipped. The real model is a tiny one built from config on the spot (it needs
+the models extra), so nothing is downloaded. Writes PNGs into the folder given (default:
+screenshots/); `--only real-models` takes just the last part.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _slow_previs_engine(seconds_per_frame: float):
-    """An Engine whose previs pauses between frames, so a screenshot can catch it mid-way."""
+def _slow_engine(seconds_per_frame: float, seconds_per_step: float = 0.6):
+    """An Engine whose backends pause between frames (previs) or steps (a real model), so a
+    screenshot can catch a clip mid-way."""
     from engine.backends import create_backend
+    from engine.model_library import PREFIX
     from engine.worker import Engine
 
-    class SlowPrevis:
-        name = "previs"
-
-        def __init__(self):
-            self._inner = create_backend("previs")
+    class Slowed:
+        def __init__(self, name, pause):
+            self.name = name
+            self._inner = create_backend(name)
+            self._pause = pause
 
         def capabilities(self):
             return self._inner.capabilities()
@@ -39,9 +44,11 @@ def _slow_previs_engine(seconds_per_frame: float):
             self._inner.load(device)
 
         def generate(self, request, controls, report, cancel):
+            pause = self._pause
+
             class SlowReport:
                 def progress(self, step, total, message=""):
-                    time.sleep(seconds_per_frame * 6)
+                    time.sleep(pause)
                     report.progress(step, total, message)
 
                 def preview(self, frames, step, total, complete=False):
@@ -53,7 +60,11 @@ def _slow_previs_engine(seconds_per_frame: float):
             return self._inner.generate(request, controls, SlowReport(), cancel)
 
     def backend_factory(name):
-        return SlowPrevis() if name == "previs" else create_backend(name)
+        if name == "previs":
+            return Slowed(name, seconds_per_frame * 6)
+        if name.startswith(PREFIX):
+            return Slowed(name, seconds_per_step)
+        return create_backend(name)
 
     return lambda callback: Engine(callback, device="cpu", backend_factory=backend_factory)
 
@@ -62,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="?", default=str(ROOT / "screenshots"))
     parser.add_argument("--size", default="1600x1000")
+    parser.add_argument(
+        "--only", choices=("studio", "real-models"), help="take only one part (default: all)"
+    )
     args = parser.parse_args(argv)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -102,11 +116,26 @@ def main(argv: list[str] | None = None) -> int:
         widget.grab().save(str(path))
         print(f"wrote {path}")
 
-    window = MainWindow(engine_factory=_slow_previs_engine(0.05), restore_layout=False)
+    window = MainWindow(engine_factory=_slow_engine(0.05), restore_layout=False)
     window.resize(width, height)
     window.show()
     window.files.open_path(project)
     wait_until(lambda: window.viewer.view.has_image)
+    if args.only != "real-models":
+        _shoot_studio(window, shoot, settle, wait_until)
+    if args.only != "studio":
+        _shoot_real_model(window, scratch, shoot, settle, wait_until)
+
+    window.shutdown()
+    window.close()
+    QTimer.singleShot(0, app.quit)
+    app.exec()
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def _shoot_studio(window, shoot, settle, wait_until) -> None:
+    """Before, during and after a previs generation; metrics; the tools; the Help page."""
     shoot(window, "studio-before.png")
 
     window.generate()
@@ -126,18 +155,63 @@ def main(argv: list[str] | None = None) -> int:
     shoot(window, "studio-metrics.png")
     window.queue_dock.raise_()
 
-    _shoot_tools(window, app, shoot, settle, wait_until)
+    _shoot_tools(window, shoot, settle, wait_until)
 
     page = window.show_shortcuts()
     shoot(page, "help-shortcuts.png")
     page.close()
 
-    window.shutdown()
-    window.close()
-    QTimer.singleShot(0, app.quit)
-    app.exec()
-    shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+
+def _shoot_real_model(window, scratch: Path, shoot, settle, wait_until) -> None:
+    """Preferences finding a tiny Wan model (and a folder it cannot run), then a take of the
+    first shot forming from that model in the viewer, mid-run."""
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("diffusers") is None:
+        print("skipped the real-model screenshots: the models extra is not installed")
+        return
+    from engine.backends.diffusers.tiny import save_tiny_pipeline
+    from studio.commands import SetShotSetting
+    from studio.preferences_dialog import PreferencesDialog
+
+    os.environ["KINEMA_NO_HF_CACHE"] = "1"  # only the folders named here
+    os.environ["KINEMA_CACHE_DIR"] = str(scratch / "cache")
+    models = scratch / "Video models"
+    save_tiny_pipeline("wan", models / "Wan2.1-T2V-tiny")
+    odd = scratch / "Downloads" / "flux-dev"
+    odd.mkdir(parents=True)
+    (odd / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
+
+    dialog = PreferencesDialog(window.preferences, window, choose_folder=lambda start: None)
+    dialog.add_folder(models)
+    dialog.add_folder(odd.parent)
+    dialog.folder_list.setCurrentRow(0)
+    dialog.show()
+    shoot(dialog, "preferences.png")
+    chosen = dialog.preferences()
+    dialog.accept()
+    dialog.deleteLater()
+    window.apply_preferences(chosen)
+
+    document, inspector = window.document, window.inspector
+    shot = document.project.shots[0]
+    document.set_current_shot(shot.id)
+    name = "diffusers:Wan2.1-T2V-tiny"
+    box = inspector.backend_box
+    box.setCurrentIndex(box.findData(name))
+    box.activated.emit(box.currentIndex())
+    document.push(SetShotSetting(document, shot.id, "steps", 16))
+    window.inspector_dock.raise_()
+    window.queue_dock.raise_()
+    wait_until(lambda: inspector.memory_line.startswith("Made at"), timeout=60)
+
+    [job] = window.generate()
+    record = window.generation.model.record
+    wait_until(lambda: window.viewer.kind == "preview" and record(job).step >= 7, timeout=240)
+    shoot(window, "real-model-forming.png")
+    window.generation.cancel(job)
+    wait_until(lambda: not record(job).active, timeout=60)
 
 
 def _drag(widget, points, settle) -> None:
@@ -171,7 +245,7 @@ def previs_ready(window) -> bool:
     )
 
 
-def _shoot_tools(window, app, shoot, settle, wait_until) -> None:
+def _shoot_tools(window, shoot, settle, wait_until) -> None:
     """The timeline, the camera editor with a shaped curve, the brush with a stroke and path."""
     document = window.document
     first, second = document.project.shots
