@@ -1,4 +1,5 @@
-"""`kinema` entry point: no subcommand opens the studio; `render`, `info`, `bench`, `train`, `eval`.
+"""`kinema` entry point: no subcommand opens the studio; `render`, `info`, `models`, `bench`,
+`train`, `eval`.
 
 Bad input ends in one clean line on stderr and exit code 2 (`kinema: error: ...`), never
 a traceback; an unexpected crash exits 1 and points at the log.
@@ -10,9 +11,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .errors import KinemaError
+from .jobs import MEMORY_MODES
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +32,71 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="override the denoising steps")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (18)")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument(
+        "--memory",
+        default="auto",
+        choices=MEMORY_MODES,
+        help="a real model's GPU memory mode (default auto: the fastest that fits)",
+    )
+    _add_models_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_render)
+
+
+def _add_models_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--models",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of diffusers models (repeatable; KINEMA_MODELS and the hub cache too)",
+    )
+
+
+def _use_model_folders(args: argparse.Namespace) -> None:
+    """`--models DIR` becomes the user's model folders for this run; a missing one is an error."""
+    from .errors import InvalidRequest
+    from .model_library import set_model_folders
+
+    folders = getattr(args, "models", None) or []
+    for folder in folders:
+        if not Path(folder).expanduser().is_dir():
+            raise InvalidRequest(f"The model folder '{folder}' does not exist.")
+    set_model_folders(folders)
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from .render import render_cli
 
+    _use_model_folders(args)
     return render_cli(args)
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="versions, device, backends and their capabilities")
+    _add_models_option(p)
     p.set_defaults(func=_cmd_info)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .info import print_info
 
+    _use_model_folders(args)
     print_info()
+    return EXIT_OK
+
+
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="the real video models found, and why any cannot run")
+    _add_models_option(p)
+    p.set_defaults(func=_cmd_models)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from .info import print_models
+
+    _use_model_folders(args)
+    print_models()
     return EXIT_OK
 
 
@@ -111,13 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_render(sub)
     _add_info(sub)
+    _add_models(sub)
     _add_bench(sub)
     _add_model_commands(sub, "train", "train a part of the built-in model", _TRAINERS)
     _add_model_commands(sub, "eval", "evaluate a model on the fixed held-out set", _EVALUATORS)
     return parser
 
 
-COMMANDS = ("render", "info", "bench", "train", "eval")
+COMMANDS = ("render", "info", "models", "bench", "train", "eval")
 
 
 def _wants_studio(argv: list[str]) -> bool:

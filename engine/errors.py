@@ -62,6 +62,13 @@ class OutOfMemory(KinemaError):
     kind = "memory"
 
 
+class DecodeOutOfMemory(OutOfMemory):
+    """A clip sampled, but decoding it ran out of memory; the backend kept its latents, so
+    the same request with `tiled_decode` finishes it without sampling again."""
+
+    kind = "decode-memory"
+
+
 class Cancelled(KinemaError):
     """Raised inside a backend when the user cancelled the job; never shown as a failure."""
 

@@ -10,7 +10,17 @@ from . import __version__
 from .backends import backend_names, create_backend
 from .worker import resolve_device
 
-_PACKAGES = ("torch", "numpy", "av", "opencv-python-headless", "safetensors", "PySide6-Essentials")
+_PACKAGES = (
+    "torch",
+    "numpy",
+    "av",
+    "opencv-python-headless",
+    "safetensors",
+    "PySide6-Essentials",
+    "diffusers",
+    "transformers",
+    "accelerate",
+)
 
 
 def _version(package: str) -> str:
@@ -56,3 +66,33 @@ def print_info() -> None:
             print(f"  {'':10s} starts shots at: {defaults}")
         if caps.unavailable:
             print(f"  {'':10s} unavailable: {caps.unavailable}")
+
+
+def print_models() -> None:
+    """`kinema models`: every model folder found, what it can do, or why it cannot run."""
+    from .backends.diffusers import DiffusersBackend, models_extra_missing
+    from .model_library import discover_models, hf_cache_folder, model_folders
+
+    folders = model_folders()
+    cache = hf_cache_folder()
+    print("model folders: " + (", ".join(str(f) for f in folders) or "none set"))
+    print(f"hub cache: {cache if cache is not None else 'not read'}")
+    missing = models_extra_missing()
+    if missing:
+        print(f"note: {missing}")
+    entries = discover_models()
+    if not entries:
+        print("no models found. Add a folder with --models DIR, KINEMA_MODELS or the studio's")
+        print("Preferences > Model folders; a model folder holds a model_index.json.")
+        return
+    for entry in entries:
+        caps = DiffusersBackend(entry).capabilities()
+        print(f"{entry.backend}")
+        print(f"    {caps.label}  [{entry.pipeline or 'unknown'}]  {entry.path}")
+        if caps.unavailable:
+            print(f"    cannot run: {caps.unavailable}")
+            continue
+        takes = ["prompt"] + (["keyframe"] if caps.keyframe else [])
+        takes += ["last frame"] if caps.last_frame else []
+        print(f"    takes: {', '.join(takes)}; makes {caps.frame_rule}")
+        print(f"    starts shots at {caps.default_steps} steps, guidance {caps.default_guidance:g}")

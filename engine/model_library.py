@@ -95,6 +95,7 @@ def set_model_folders(folders) -> None:
     """The folders the user named (studio preference, `--models`); `KINEMA_MODELS` adds to them."""
     with _lock:
         _user_folders[:] = [Path(f).expanduser() for f in folders if str(f).strip()]
+        _cache.clear()
 
 
 def model_folders() -> list[Path]:
@@ -260,18 +261,46 @@ def _hf_cache_models(cache: Path) -> list[tuple[str, Path]]:
     return out
 
 
+#: a scan is reused this long: the inspector, the engine and info ask in bursts
+_CACHE_SECONDS = 2.0
+_cache: dict[tuple, tuple[float, list]] = {}
+
+
 def discover_models(folders=None, include_hf_cache: bool = True) -> list[ModelEntry]:
     """Every model in `folders` (default: `model_folders()`) and the hub cache, by name.
 
     Names are the folder's name (the repo id for the hub cache); a name met twice gets
-    ' (2)', ' (3)'... so each entry stays addressable.
+    ' (2)', ' (3)'... so each entry stays addressable. A scan of the same places within
+    `_CACHE_SECONDS` is reused.
     """
+    import time
+
     folders = model_folders() if folders is None else [Path(f) for f in folders]
+    cache = hf_cache_folder() if include_hf_cache else None
+    key = (tuple(str(f) for f in folders), str(cache))
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < _CACHE_SECONDS:
+        return list(hit[1])
+    entries = _scan(folders, cache)
+    with _lock:
+        _cache.clear()
+        _cache[key] = (now, entries)
+    return list(entries)
+
+
+def forget_scans() -> None:
+    """Drop the cached scan (after the user changed folders or files)."""
+    with _lock:
+        _cache.clear()
+
+
+def _scan(folders: list[Path], cache: Path | None) -> list[ModelEntry]:
     found: list[tuple[str, Path, str]] = []
     for folder in folders:
         for path in _folder_models(folder):
             found.append((path.name, path, "folder"))
-    cache = hf_cache_folder() if include_hf_cache else None
     if cache is not None:
         for repo_id, path in _hf_cache_models(cache):
             found.append((repo_id, path, "hf-cache"))

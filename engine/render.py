@@ -165,6 +165,15 @@ class TerminalProgress:
         self.stream.flush()
 
 
+def _check_available(backend: str) -> None:
+    """Refuse, before any work, a backend that cannot run here, with its own sentence."""
+    from .backends import create_backend
+
+    caps = create_backend(backend).capabilities()
+    if caps.unavailable:
+        raise InvalidRequest(caps.unavailable)
+
+
 def render_cli(args) -> int:
     """`kinema render`: project -> frames -> file, with a progress bar and clean errors."""
     project = Project.load(Path(args.project))
@@ -175,6 +184,7 @@ def render_cli(args) -> int:
     requests = []
     for shot in shots:
         settings = settings_on(shot, args.backend)
+        _check_available(settings.backend)
         requests.append(
             request_for_shot(
                 project,
@@ -183,6 +193,7 @@ def render_cli(args) -> int:
                 seed=args.seed,
                 steps=args.steps or settings.steps,
                 guidance=settings.guidance,
+                memory=getattr(args, "memory", None),
             )  # fmt: skip
         )
     progress = TerminalProgress(enabled=False if args.quiet else None)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import KinemaError
+from engine.errors import DecodeOutOfMemory, KinemaError
 from engine.jobs import GenerationRequest, JobFinished, new_job_id
 from engine.project import Project, Take
 from engine.render import request_for_shot
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MAX_SEED = 2**32 - 1
 _TAKE_NUMBER = re.compile(r"Take (\d+)$")
 #: the failure kind of a job whose clip sampled but whose final decode ran out of memory
-DECODE_MEMORY = "decode-memory"
+DECODE_MEMORY = DecodeOutOfMemory.kind
 
 
 @dataclass

@@ -133,7 +133,7 @@ class DecodeOutOfMemoryOnce:
         self._inner.load(device)
 
     def generate(self, request, controls, report, cancel):
-        from engine.backends.diffusers.runner import DecodeOutOfMemory
+        from engine.errors import DecodeOutOfMemory
 
         self.requests.append(request)
         if not request.tiled_decode:

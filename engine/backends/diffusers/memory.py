@@ -203,6 +203,8 @@ def _size(count: int) -> str:
 
 def advice(estimate_: MemoryEstimate, memory: tuple[int, int] | None, mode: str = "auto") -> str:
     """One line for the inspector: what the shot needs, and whether and how it fits here."""
+    if memory is None and mode not in ("auto", "gpu"):
+        return f"{MODE_LABELS[mode]} needs a GPU, and there is none here: choose Automatic."
     if memory is None:
         total_params = sum(estimate_.parameters.values())
         need = total_params * 4 + estimate_.sampling_activations * 2

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import InvalidRequest, ModelLoadError, OutOfMemory
+from ...errors import DecodeOutOfMemory, InvalidRequest, ModelLoadError, OutOfMemory
 from ...model_library import ModelEntry, component_problem
 from . import memory as memory_modes
 from .adapter import ModelPlan, adapter_for, plan_request
@@ -46,12 +46,6 @@ log = logging.getLogger(__name__)
 PREVIEW_SIDE = 320
 #: when a model's colours cannot be fitted, a VAE decode makes a preview this often (steps)
 DECODE_PREVIEW_EVERY = 5
-
-
-class DecodeOutOfMemory(OutOfMemory):
-    """The clip sampled, but decoding it ran out of memory; its latents are kept."""
-
-    kind = "decode-memory"
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -177,7 +171,7 @@ class DiffusersRunner:
             cls = getattr(diffusers, wanted)
             if self.mode not in (None, "cpu", "gpu"):
                 self._pipe.remove_all_hooks()
-            self._pipe = cls.from_pipe(self._pipe)
+            self._pipe = _quietly(cls.from_pipe, self._pipe)
             self._pipe.set_progress_bar_config(disable=True)
             if self.mode not in (None, "cpu", "gpu"):
                 memory_modes.apply_mode(self._pipe, self.mode, self.device)
@@ -366,6 +360,19 @@ class DiffusersRunner:
                 "Decode again in the queue to finish it with a tiled decode, without sampling "
                 "again."
             ) from error
+
+
+def _quietly(function, *args, **kwargs):
+    """Call with diffusers' warnings off: `from_pipe` re-casts every shared module and warns
+    once per module that it keeps no fp32 layers, which says nothing to a user."""
+    from diffusers.utils import logging as diffusers_logging
+
+    before = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        diffusers_logging.set_verbosity(before)
 
 
 def _preview_size(plan: ModelPlan) -> tuple[int, int]:
