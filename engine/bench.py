@@ -206,6 +206,13 @@ def bench_builtin() -> dict:
     return run()
 
 
+def bench_diffusers() -> dict:
+    """Kinema's runner against a plain diffusers call on one tiny Wan, and a preview's cost."""
+    from .backends.diffusers.bench import bench_diffusers as run
+
+    return run()
+
+
 def bench_metrics() -> dict:
     """Each quality metric on a 17-frame 128x128 world clip (they run on every take)."""
     from . import metrics
@@ -245,6 +252,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "world": bench_world,
     "vae": bench_vae,
     "builtin": bench_builtin,
+    "diffusers": bench_diffusers,
     "metrics": bench_metrics,
     # the studio: worst event-loop stall while generating, 1080p60 playback, live previs drag
     "gui-stall": _studio_benchmark("bench_gui_stall"),
