@@ -67,7 +67,8 @@ class DiffusersBackend:
         extras = []
         if traits.keyframe:
             extras.append("a keyframe" + (" and a last frame" if traits.last_frame else ""))
-        follows = "the prompt" + (f" and {extras[0]}" if extras else "")
+        follows = "the prompt" + (f", {extras[0]}" if extras else "")
+        follows += ", the camera path and the strokes (through the guide)"
         return Capabilities(
             name=self.name,
             label=traits.label,
@@ -77,6 +78,9 @@ class DiffusersBackend:
             text=True,
             keyframe=traits.keyframe,
             last_frame=traits.last_frame,
+            camera=True,  # all three through the guide video (steering.py), no training
+            motion_brush=True,
+            static_brush=True,
             uses_steps=True,
             uses_device=True,
             unavailable=problem,

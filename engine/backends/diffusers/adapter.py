@@ -138,6 +138,20 @@ class FamilyAdapter:
         """The tap's x0 (in the layout the scheduler saw) -> normalised (B, C, T', h, w)."""
         return self.video_latents(pipe, x0, plan)
 
+    def pipeline_latents(self, pipe, latents, plan: ModelPlan, like=None):
+        """Normalised (B, C, T', h, w) -> the pipeline's own layout (the reverse of
+        `video_latents`); `like` is the pipeline's current latents, for anything they hold
+        beyond the clip (CogVideoX 1.5's padding frames)."""
+        return latents
+
+    def schedule_kwargs(self, pipe, plan: ModelPlan, steps: int) -> dict:
+        """What the pipeline passes its scheduler's `set_timesteps` besides the step count."""
+        return {}
+
+    def keeps_first_frame(self, pipe, kind: str) -> bool:
+        """Whether the pipeline holds latent frame 0 clean as the keyframe (never stepped)."""
+        return False
+
     def decode(self, pipe, latents, generator=None):
         """Normalised (B, C, T', h, w) latents -> video (B, 3, T, H, W) in [-1, 1]."""
         raise NotImplementedError

@@ -83,6 +83,16 @@ class CogVideoXAdapter(FamilyAdapter):
     def video_latents(self, pipe, latents, plan):
         return latents[:, self._padding(pipe, plan) :].permute(0, 2, 1, 3, 4)
 
+    def pipeline_latents(self, pipe, latents, plan, like=None):
+        import torch
+
+        own = latents.permute(0, 2, 1, 3, 4)
+        pad = self._padding(pipe, plan)
+        if not pad:
+            return own
+        padding = like[:, :pad] if like is not None else torch.randn_like(own[:, :pad])
+        return torch.cat([padding.to(own.dtype), own], dim=1)
+
     def decode(self, pipe, latents, generator=None):
         vae = pipe.vae
         z = latents.to(pipe._execution_device, vae.dtype) / vae.config.scaling_factor

@@ -88,6 +88,28 @@ class LTXAdapter(FamilyAdapter):
             return torch.cat([first.to(x0.dtype), x0], dim=2)
         return self.video_latents(pipe, x0, plan)
 
+    def pipeline_latents(self, pipe, latents, plan, like=None):
+        p, pt = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
+        return pipe._pack_latents(latents, p, pt)
+
+    def schedule_kwargs(self, pipe, plan, steps):
+        import numpy as np
+        from diffusers.pipelines.ltx.pipeline_ltx import calculate_shift
+
+        frames, height, width = self._latent_shape(pipe, plan)
+        config = pipe.scheduler.config
+        mu = calculate_shift(
+            frames * height * width,
+            config.get("base_image_seq_len", 256),
+            config.get("max_image_seq_len", 4096),
+            config.get("base_shift", 0.5),
+            config.get("max_shift", 1.15),
+        )
+        return {"sigmas": np.linspace(1.0, 1 / steps, steps), "mu": mu}
+
+    def keeps_first_frame(self, pipe, kind):
+        return kind == "i2v"
+
     def decode(self, pipe, latents, generator=None):
         import torch
 

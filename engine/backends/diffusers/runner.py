@@ -238,20 +238,23 @@ class DiffusersRunner:
 
     def generate(self, request, controls, report, cancel) -> np.ndarray:
         import torch
-        from PIL import Image
-
-        from ...controls import fit_keyframe
 
         traits = self.traits
         plan = plan_request(traits, controls.width, controls.height, controls.frames, controls.fps)
-        kind = "i2v" if controls.keyframe is not None else "t2v"
-        if kind == "i2v" and not traits.keyframe:
-            report.notice(f"{traits.label} does not take a keyframe; it follows the prompt alone.")
-            kind = "t2v"
-        if self.adapter.pipeline_class(kind) is None:
-            raise InvalidRequest(self._cannot(kind))
-        if controls.has_camera_motion or controls.has_strokes:
-            report.notice(f"{traits.label} does not follow the camera path or strokes yet.")
+        strength = float(request.guide_strength)
+        moves = controls.has_camera_motion or controls.has_strokes
+        # a text-only model still follows a keyframe loosely, through the guide
+        steer = strength > 0 and (moves or (controls.keyframe is not None and not traits.keyframe))
+        kind = "i2v" if controls.keyframe is not None and traits.keyframe else "t2v"
+        if controls.keyframe is not None and not traits.keyframe:
+            report.notice(
+                f"{traits.label} takes no keyframe; "
+                + ("the guide carries it loosely." if steer else "it follows the prompt alone.")
+            )
+        if moves and not steer:
+            report.notice(
+                "Guide strength is 0: the camera path and strokes do not steer this take."
+            )
         steps = max(1, int(request.steps))
         key = sampling_key(request)
         kept = self._kept if self._kept is not None and self._kept.key == key else None
@@ -259,17 +262,27 @@ class DiffusersRunner:
             request.memory, self.device, self.estimate(plan, request.tiled_decode)
         )
         self._ensure_mode(mode)
-        pipe = self.pipeline(kept.kind if kept else kind)
         generator = torch.Generator("cpu").manual_seed(int(request.seed))
         if kept is not None:
             report.notice("Decoding the kept latents again; sampling is skipped.")
-            latents = kept.latents
+            kind, latents = kept.kind, kept.latents
+            pipe = self.pipeline(kind)
         else:
             self._kept = None
-            image = None
-            if kind == "i2v":
-                image = Image.fromarray(fit_keyframe(controls.keyframe, plan.width, plan.height))
-            latents = self._sample(pipe, plan, request, controls, image, generator, report, steps)
+            if steer and controls.keyframe is None:
+                controls = self._drafted(controls, plan, request, generator, report)
+                kind = "i2v" if traits.keyframe else "t2v"
+            if self.adapter.pipeline_class(kind) is None:
+                raise InvalidRequest(self._cannot(kind))
+            pipe = self.pipeline(kind)
+            steering = (
+                self.steering(pipe, plan, controls, strength, steps, generator, kind)
+                if steer
+                else None
+            )
+            latents = self._sample(
+                pipe, plan, request, controls, kind, generator, report, steps, steering
+            )
         self.last_latents = latents
         cancel.raise_if_cancelled()
         report.progress(steps, steps, "decoding")
@@ -280,13 +293,79 @@ class DiffusersRunner:
         report.preview(frames, steps, steps, complete=True)
         return frames
 
-    def _sample(self, pipe, plan, request, controls, image, generator, report, steps):
-        preview = self.preview_map(report)
+    def _drafted(self, controls, plan, request, generator, report):
+        """Without a keyframe, a text-to-video draft's first frame becomes one, so the camera
+        and strokes have a picture to carry (a one-frame draft where the model makes one)."""
+        import dataclasses
+
+        from ...controls import fit_keyframe
+
+        report.notice("No keyframe: drafting the first frame from the prompt, then steering.")
+        if self.adapter.pipeline_class("t2v") is None:
+            raise InvalidRequest(self._cannot("t2v"))
+        pipe = self.pipeline("t2v")
+        draft = plan
+        if self.traits.frame_step:
+            draft = dataclasses.replace(plan, frames=1, keep=1)
+        steps = max(1, int(request.steps))
+        latents = self._sample(pipe, draft, request, controls, "t2v", generator, None, steps, None)
+        first = _to_frames(self._decode_raw(pipe, latents[:, :, :1], generator))[0]
+        return dataclasses.replace(
+            controls, keyframe=fit_keyframe(first, controls.width, controls.height)
+        )
+
+    def steering(self, pipe, plan, controls, strength, steps, generator, kind):
+        """The dual-clock plan for this run (see `steering.py`): guide latents, masks, clocks."""
+        import torch
+
+        from . import steering as steer
+
+        native = controls.resample(plan.width, plan.height, plan.keep)
+        guide = native.guide  # (keep, H, W, 3) uint8
+        if plan.frames > plan.keep:  # the native clip runs past the shot: hold its last frame
+            guide = np.concatenate([guide, np.repeat(guide[-1:], plan.frames - plan.keep, 0)])
+        video = torch.from_numpy(guide.astype(np.float32) / 127.5 - 1.0).permute(3, 0, 1, 2)
+        with torch.inference_mode():
+            z = self.adapter.encode(pipe, video[None]).float().cpu()
+        move, static, holes = steer.latent_masks(controls, plan, self.traits, plan.keep)
+        clocks = steer.clocks_for(strength)
+        schedule = steer.scheduled_copy(
+            pipe.scheduler, steps, **self.adapter.schedule_kwargs(pipe, plan, steps)
+        )
+        skip = steer.start_index(schedule, clocks.start)
+        steer.truncate(schedule, skip)
+        alphas, sigmas = steer.alphas_sigmas(schedule)
+        noise = torch.randn(z.shape, generator=generator, dtype=torch.float32)
+        return steer.Steering(
+            clocks=clocks, guide=z, noise=noise, move_mask=move, static_mask=static,
+            hole_mask=holes, alphas=alphas, sigmas=sigmas, levels=steer.levels(schedule),
+            skip=skip, keep_first=self.adapter.keeps_first_frame(pipe, kind),
+        )  # fmt: skip
+
+    def _sample(self, pipe, plan, request, controls, kind, generator, report, steps, steering):
+        from PIL import Image
+
+        from ...controls import fit_keyframe
+        from .steering import StartAt
+
+        preview = self.preview_map(report) if report is not None else None
         size = _preview_size(plan)
-        report.progress(0, steps, "encoding the prompt")
+        skip = steering.skip if steering is not None else 0
+        if report is not None:
+            report.progress(skip, steps, "encoding the prompt")
 
         def on_step_end(pipe_, index, timestep, tensors):
-            done = index + 1
+            done = skip + index + 1
+            outputs = {}
+            if steering is not None:
+                current = self.adapter.video_latents(pipe_, tensors["latents"], plan)
+                held = steering.held(index, current)
+                if held is not None:
+                    outputs["latents"] = self.adapter.pipeline_latents(
+                        pipe_, held, plan, like=tensors["latents"]
+                    )
+            if report is None:
+                return outputs
             x0 = tap.latest
             frames = None
             if x0 is not None and preview is not None:
@@ -299,8 +378,11 @@ class DiffusersRunner:
             report.progress(done, steps, "steps")  # raises Cancelled once the user cancels
             if frames is not None:
                 report.preview(frames, done, steps, complete=False)
-            return {}
+            return outputs
 
+        image = None
+        if kind == "i2v":
+            image = Image.fromarray(fit_keyframe(controls.keyframe, plan.width, plan.height))
         kwargs = self.adapter.call_kwargs(plan, image=image)
         kwargs.update(
             prompt=controls.prompt or "",
@@ -312,8 +394,10 @@ class DiffusersRunner:
             callback_on_step_end=on_step_end,
             callback_on_step_end_tensor_inputs=["latents"],
         )
+        if steering is not None:
+            kwargs["latents"] = self.adapter.pipeline_latents(pipe, steering.start_latents(), plan)
         try:
-            with DenoisedTap(pipe.scheduler) as tap:
+            with DenoisedTap(pipe.scheduler) as tap, StartAt(pipe.scheduler, skip):
                 out = pipe(**kwargs)
         except Exception as error:
             if not is_out_of_memory(error):

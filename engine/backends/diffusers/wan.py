@@ -75,6 +75,10 @@ class WanAdapter(FamilyAdapter):
         kwargs["max_sequence_length"] = self.max_sequence_length
         return kwargs
 
+    def keeps_first_frame(self, pipe, kind):
+        # Wan 2.2 TI2V puts the keyframe's latents in frame 0 and never steps them
+        return kind == "i2v" and bool(pipe.config.get("expand_timesteps"))
+
     def _stats(self, vae, like):
         import torch
 
