@@ -517,12 +517,16 @@ def model_summary(caps: Capabilities, fps: float, has_keyframe: bool) -> str:
         start = "Starts from the keyframe" + (
             " and can end on a last frame" if caps.last_frame else ""
         )
+    elif has_keyframe and caps.camera:
+        start = "Text to video: the keyframe reaches it loosely, through the guide"
     elif has_keyframe:
         start = "Text to video: this shot's keyframe is not used"
     else:
         start = "Text to video: it takes no keyframe"
     steer = (
-        "" if caps.camera or caps.motion_brush else " The camera path and strokes do not steer it."
+        " The camera path and strokes steer it through the guide (Guide strength)."
+        if caps.camera or caps.motion_brush
+        else " The camera path and strokes do not steer it."
     )
     return f"{rule}. {start}.{steer}"
 
