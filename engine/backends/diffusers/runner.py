@@ -346,7 +346,7 @@ class DiffusersRunner:
         from PIL import Image
 
         from ...controls import fit_keyframe
-        from .steering import StartAt
+        from . import steering as steer
 
         preview = self.preview_map(report) if report is not None else None
         size = _preview_size(plan)
@@ -361,6 +361,7 @@ class DiffusersRunner:
                 current = self.adapter.video_latents(pipe_, tensors["latents"], plan)
                 held = steering.held(index, current)
                 if held is not None:
+                    steer.forget_history(pipe_.scheduler)
                     outputs["latents"] = self.adapter.pipeline_latents(
                         pipe_, held, plan, like=tensors["latents"]
                     )
@@ -397,7 +398,7 @@ class DiffusersRunner:
         if steering is not None:
             kwargs["latents"] = self.adapter.pipeline_latents(pipe, steering.start_latents(), plan)
         try:
-            with DenoisedTap(pipe.scheduler) as tap, StartAt(pipe.scheduler, skip):
+            with DenoisedTap(pipe.scheduler) as tap, steer.StartAt(pipe.scheduler, skip):
                 out = pipe(**kwargs)
         except Exception as error:
             if not is_out_of_memory(error):

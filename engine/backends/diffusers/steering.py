@@ -197,6 +197,20 @@ class Steering:
         return mask * target + (1 - mask) * latents
 
 
+def forget_history(scheduler) -> None:
+    """After the latents were replaced, make the next step a first-order one.
+
+    Multistep solvers (UniPC, DPM-Solver) keep the previous sample and clean estimates; UniPC's
+    corrector even rebuilds the current sample from the previous one, which would undo the
+    replacement and mix two incompatible states (blotches). Forgetting that history makes the
+    next step a plain first-order step from the latents as they now are.
+    """
+    if hasattr(scheduler, "last_sample"):
+        scheduler.last_sample = None
+    if hasattr(scheduler, "lower_order_nums"):
+        scheduler.lower_order_nums = 0
+
+
 def latent_masks(controls, plan, traits, frames_kept: int):
     """Move, static and hole masks at latent resolution, each (1, 1, T', h, w) float32.
 
