@@ -135,8 +135,13 @@ _TRAINERS = {
     "vae": "engine.train.vae",
     "dit": "engine.train.dit",
     "preview": "engine.train.preview",
+    "toy-wan": "engine.train.toy_wan",
 }
-_EVALUATORS = {"vae": "engine.eval.vae", "builtin": "engine.eval.builtin"}
+_EVALUATORS = {
+    "vae": "engine.eval.vae",
+    "builtin": "engine.eval.builtin",
+    "steering": "engine.eval.steering",
+}
 
 
 def _optional_module(name: str):
