@@ -518,13 +518,13 @@ def model_summary(caps: Capabilities, fps: float, has_keyframe: bool) -> str:
             " and can end on a last frame" if caps.last_frame else ""
         )
     elif has_keyframe and caps.camera:
-        start = "Text to video: the keyframe reaches it loosely, through the guide"
+        start = "Text to video: the keyframe guides it loosely"
     elif has_keyframe:
         start = "Text to video: this shot's keyframe is not used"
     else:
         start = "Text to video: it takes no keyframe"
     steer = (
-        " The camera path and strokes steer it through the guide (Guide strength)."
+        " The camera and strokes steer it."
         if caps.camera or caps.motion_brush
         else " The camera path and strokes do not steer it."
     )
