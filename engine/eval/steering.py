@@ -1,9 +1,9 @@
 """Steering a real model by strokes and camera, measured on a small trained diffusers model.
 
-The model is a small Wan 2.1 text-to-video folder (`--model`; by default
-`assets/models/toy-wan`, where a toy model trained on the procedural world is to be shipped
-once its VAE draws objects well enough for these figures to mean something), run through
-Kinema's own diffusers runner exactly as a user's Wan folder would be. Held-out world seeds give the
+The model is a small Wan 2.1 text-to-video folder (`--model`; by default the toy model in
+`assets/models/toy-wan`, trained on the procedural world by `kinema train toy-wan`; see its
+model card), run through Kinema's own diffusers runner exactly as a user's Wan folder would
+be. Its VAE still draws small objects as dark blobs, so the brush figures here are weak. Held-out world seeds give the
 keyframe (the clip's first frame) and a moving object; the shot is set up as a user would:
 
 - brush: the object's first-frame region, dilated, with its path through the world clip.
