@@ -17,6 +17,7 @@ headers: a scan of a few models takes milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -161,9 +162,7 @@ def read_entry(path: Path, name: str | None = None, source: str = "folder") -> M
 
 
 def _with_problem(entry: ModelEntry, problem: str) -> ModelEntry:
-    return ModelEntry(
-        entry.name, entry.path, entry.pipeline, entry.family, entry.index, entry.source, problem
-    )
+    return dataclasses.replace(entry, problem=problem)
 
 
 def component_problem(entry: ModelEntry) -> str:
@@ -174,7 +173,7 @@ def component_problem(entry: ModelEntry) -> str:
             return f"{entry.name}: the {component} folder ({folder}) is missing."
         if component in _WEIGHTLESS or cls.endswith(("Scheduler", "Tokenizer", "TokenizerFast")):
             continue
-        if not any((folder / n).is_file() for n in ("config.json",)):
+        if not (folder / "config.json").is_file():
             return f"{entry.name}: {folder / 'config.json'} is missing."
         try:
             weight_files(folder)

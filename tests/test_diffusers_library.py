@@ -244,7 +244,6 @@ def test_a_fitted_preview_map_reproduces_decoded_frames(tiny_models, family):
     colours = preview.colours(z.numpy())  # (T, h, w, 3)
     first, rest = block_means(decoded, stride, patch)
     target = np.concatenate([first, rest.reshape(-1, 3)])
-    mapped = np.concatenate([colours[0].reshape(-1, 3), colours[1:].reshape(-1, 3)])
     # block_means orders the later frames (frame, h, w, stride, c); put the map's alike
     t1 = colours[1:].reshape(-1, stride, *colours.shape[1:])  # (k, stride, h, w, 3)
     mapped = np.concatenate([colours[0].reshape(-1, 3), t1.transpose(0, 2, 3, 1, 4).reshape(-1, 3)])

@@ -34,36 +34,49 @@ from . import ProgressLine, finite_or_none, format_table, sha256_file, write_rep
 FRAMES, SIZE, FPS = 25, 128, 12.0
 
 
+def moving_objects(clip, min_area: int, min_travel: float) -> list:
+    """A world clip's objects big enough to brush that travel at least `min_travel` pixels."""
+    return [
+        o
+        for o in clip.objects
+        if o.masks[0].sum() >= min_area
+        and np.isfinite(o.trajectory).all()
+        and np.linalg.norm(o.trajectory[-1] - o.trajectory[0]) > min_travel
+    ]
+
+
+def painted_stroke(target, frames: int, size: int, dilate: int):
+    """The stroke a person paints on a world object: its first-frame region grown by
+    `dilate` pixels, and its path through the clip with a timed point every fourth frame."""
+    from ..motion import MotionStroke, TrajectoryPoint
+
+    kernel = np.ones((dilate, dilate), np.uint8)
+    region = cv2.dilate(target.masks[0].astype(np.uint8), kernel)
+    points = [
+        TrajectoryPoint(
+            float(np.clip(target.trajectory[f, 0] / size, 0, 1)),
+            float(np.clip(target.trajectory[f, 1] / size, 0, 1)),
+            float(f),
+        )
+        for f in range(0, frames, 4)
+    ]
+    return MotionStroke(mask=region.astype(np.float32), trajectory=points)
+
+
 def heldout_case(seed: int) -> dict:
     """The world clip of `seed` and the shot a user would set up to ask for it."""
     from ..camera import CameraKeyframe, CameraPath, Pose
     from ..controls import compile_shot
-    from ..motion import MotionStroke, TrajectoryPoint
     from ..synth import render_clip
 
     clip = render_clip(seed, FRAMES, SIZE, FPS)
     camera = CameraPath([CameraKeyframe(i, Pose(*row)) for i, row in enumerate(clip.pose_array)])
     target, stroke = None, None
-    movers = [
-        o
-        for o in clip.objects
-        if o.masks[0].sum() >= 12
-        and np.isfinite(o.trajectory).all()
-        and np.linalg.norm(o.trajectory[-1] - o.trajectory[0]) > 4.0
-    ]
+    movers = moving_objects(clip, min_area=12, min_travel=4.0)
     named = movers[0] if movers else (clip.objects[0] if clip.objects else None)
     if movers:
         target = movers[0]
-        region = cv2.dilate(target.masks[0].astype(np.uint8), np.ones((7, 7), np.uint8))
-        points = [
-            TrajectoryPoint(
-                float(np.clip(target.trajectory[f, 0] / SIZE, 0, 1)),
-                float(np.clip(target.trajectory[f, 1] / SIZE, 0, 1)),
-                float(f),
-            )
-            for f in range(0, FRAMES, 4)
-        ]
-        stroke = MotionStroke(mask=region.astype(np.float32), trajectory=points)
+        stroke = painted_stroke(target, FRAMES, SIZE, dilate=7)
     controls = compile_shot(
         camera, [stroke] if stroke else [], width=SIZE, height=SIZE, frames=FRAMES, fps=FPS
     )

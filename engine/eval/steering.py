@@ -47,32 +47,14 @@ def _runner(folder: Path = TOY_WAN):
 
 def case(seed: int):
     """(clip, brushed object, stroke) for a held-out seed, or None when nothing moves."""
-    import cv2
-
-    from ..motion import MotionStroke, TrajectoryPoint
     from ..synth import render_clip
+    from .builtin import moving_objects, painted_stroke
 
     clip = render_clip(seed, FRAMES, SIZE, FPS)
-    movers = [
-        o
-        for o in clip.objects
-        if o.masks[0].sum() >= 10
-        and np.isfinite(o.trajectory).all()
-        and np.linalg.norm(o.trajectory[-1] - o.trajectory[0]) > 6.0
-    ]
+    movers = moving_objects(clip, min_area=10, min_travel=6.0)
     if not movers:
         return None
-    target = movers[0]
-    region = cv2.dilate(target.masks[0].astype(np.uint8), np.ones((5, 5), np.uint8))
-    points = [
-        TrajectoryPoint(
-            float(np.clip(target.trajectory[f, 0] / SIZE, 0, 1)),
-            float(np.clip(target.trajectory[f, 1] / SIZE, 0, 1)),
-            float(f),
-        )
-        for f in range(0, FRAMES, 4)
-    ]
-    return clip, target, MotionStroke(mask=region.astype(np.float32), trajectory=points)
+    return clip, movers[0], painted_stroke(movers[0], FRAMES, SIZE, dilate=5)
 
 
 def _generate(runner, clip, strokes=(), camera=None, strength=STRENGTH, seed=0, steps=12):

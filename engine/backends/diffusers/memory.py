@@ -165,11 +165,8 @@ def resolve_mode(requested: str, device: str, estimate_: MemoryEstimate | None) 
     """The mode a job runs in: `requested`, or for 'auto' the fastest predicted to fit.
 
     On a CPU it is always 'cpu'; an offload mode asked for there is refused with a sentence.
+    `requested` is one of `MODES` (the request's own validation says so).
     """
-    if requested not in MODES:
-        raise InvalidRequest(
-            f"Unknown memory mode '{requested}'; choose one of {', '.join(MODES)}."
-        )
     if not str(device).startswith("cuda"):
         if requested not in ("auto", "gpu"):
             raise InvalidRequest(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -258,9 +257,10 @@ class DiffusersRunner:
         steps = max(1, int(request.steps))
         key = sampling_key(request)
         kept = self._kept if self._kept is not None and self._kept.key == key else None
-        mode = memory_modes.resolve_mode(
-            request.memory, self.device, self.estimate(plan, request.tiled_decode)
-        )
+        # only an automatic choice on a GPU needs the prediction (it reads the weights' headers)
+        wants_estimate = request.memory == "auto" and str(self.device).startswith("cuda")
+        estimate = self.estimate(plan, request.tiled_decode) if wants_estimate else None
+        mode = memory_modes.resolve_mode(request.memory, self.device, estimate)
         self._ensure_mode(mode)
         generator = torch.Generator("cpu").manual_seed(int(request.seed))
         if kept is not None:
@@ -488,11 +488,3 @@ def _fit_frames(frames: np.ndarray, count: int, width: int, height: int) -> np.n
     if frames.shape[1:3] == (height, width):
         return np.ascontiguousarray(frames)
     return np.stack([fit_keyframe(f, width, height) for f in frames])
-
-
-def tokens_of(plan: ModelPlan, traits) -> int:
-    """Latent pixels of a plan (for figures in benchmarks)."""
-    latent_frames = (plan.frames - 1) // traits.temporal_ratio + 1
-    return latent_frames * math.prod(
-        (plan.height // traits.spatial_ratio, plan.width // traits.spatial_ratio)
-    )

@@ -123,15 +123,11 @@ class StartAt:
 
 def truncate(scheduler, skip: int) -> None:
     scheduler.timesteps = scheduler.timesteps[skip:]
-    if hasattr(scheduler, "sigmas") and not _is_ddpm(scheduler):
+    # DDIM-style schedulers derive the previous timestep from the step count: it stays whole
+    if not _is_ddpm(scheduler):
         scheduler.sigmas = scheduler.sigmas[skip:]
-    if hasattr(scheduler, "num_inference_steps") and _keeps_count(scheduler):
-        scheduler.num_inference_steps = len(scheduler.timesteps)
-
-
-def _keeps_count(scheduler) -> bool:
-    # DDIM-style schedulers derive the previous timestep from the step count: keep it whole
-    return not _is_ddpm(scheduler)
+        if hasattr(scheduler, "num_inference_steps"):
+            scheduler.num_inference_steps = len(scheduler.timesteps)
 
 
 def scheduled_copy(scheduler, steps: int, **kwargs):
