@@ -9,6 +9,8 @@ import torch
 from engine.models.dit import preset as dit_preset
 from engine.models.vae import CausalVideoVAE
 from engine.models.vae import preset as vae_preset
+from engine.models.layout import LAYOUT_CHANNELS, layout_from_clip
+from engine.synth import render_clip
 from engine.train.dit import DiTTrainer, ReplayBuffer, TrainOptions, example, noise_levels
 
 
@@ -32,7 +34,11 @@ def test_an_example_is_a_world_clip_with_its_controls_as_painted():
     assert a["frames"].shape == (9, 64, 64, 3) and a["caption"] == b["caption"]
     np.testing.assert_array_equal(a["controls"], b["controls"])
     c = a["controls"].astype(np.float32)
-    assert c.shape == (8, 3, 8, 8) and c[2].min() == 1  # camera always labelled
+    assert c.shape == (8 + LAYOUT_CHANNELS, 3, 8, 8) and c[2].min() == 1  # camera labelled
+    np.testing.assert_array_equal(  # followed by the clip's exact layout, as a plan gives it
+        c[8:], layout_from_clip(render_clip(1_000_123, 9, 64), 8, 8).astype(np.float16)
+    )
+    assert example(1_000_123, frames=9, size=64, layout=False)["controls"].shape[0] == 8
     brushed = [example(s, frames=9, size=64)["controls"] for s in range(1_000_000, 1_000_012)]
     with_brush = [x for x in brushed if x[7].max() == 1]
     assert len(with_brush) >= 6  # most clips teach the brush
@@ -41,8 +47,6 @@ def test_an_example_is_a_world_clip_with_its_controls_as_painted():
 
 
 def test_the_loss_weighs_the_objects_a_prompt_names_by_where_they_are():
-    from engine.synth import render_clip
-
     seed = 1_000_123
     cover = example(seed, frames=9, size=64)["objects"]
     clip = render_clip(seed, 9, 64)

@@ -35,6 +35,8 @@ from .text import TextEncoder, Tokenizer, build_vocabulary
 class DiTConfig:
     latent_channels: int = 16  # the VAE's latent channels
     control_channels: int = CONTROL_CHANNELS
+    layout_channels: int = 0  # a plan's object layout (engine.models.layout); 0 = none
+    scene_channels: int = 0  # its sky, ground and far layer, read through the adaptive norms
     patch: int = 2  # latent pixels per token side
     width: int = 256  # token features
     depth: int = 8  # transformer blocks
@@ -69,6 +71,11 @@ class DiTConfig:
     @property
     def head_dim(self) -> int:
         return self.width // self.heads
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the controls tensor the model reads: controls, then the layout."""
+        return self.control_channels + self.layout_channels + self.scene_channels
 
 
 PRESETS = {
@@ -271,7 +278,9 @@ class VideoDiT(nn.Module):
         d, p = cfg.width, cfg.patch
         self.tokenizer = Tokenizer(cfg.vocabulary, cfg.text_length)
         self.text = TextEncoder(len(cfg.vocabulary), cfg.text_length, d, cfg.text_layers, cfg.heads)
-        self.patch_in = nn.Linear((cfg.latent_channels + cfg.control_channels) * p * p, d)
+        patched = cfg.latent_channels + cfg.control_channels + cfg.layout_channels
+        self.patch_in = nn.Linear(patched * p * p, d)
+        self.scene_in = nn.Linear(cfg.scene_channels, d) if cfg.scene_channels else None
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.text_pool = nn.Linear(d, d)
         self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
@@ -288,9 +297,30 @@ class VideoDiT(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
         self.text.apply(_reset_text)
-        for zeroed in (self.adaln[-1], self.final_mod[-1], self.patch_out):
-            nn.init.zeros_(zeroed.weight)
-            nn.init.zeros_(zeroed.bias)
+        for zeroed in (self.adaln[-1], self.final_mod[-1], self.patch_out, self.scene_in):
+            if zeroed is not None:
+                nn.init.zeros_(zeroed.weight)
+                nn.init.zeros_(zeroed.bias)
+        if self.cfg.layout_channels:  # a plan starts as no plan: its inputs begin at zero
+            p = self.cfg.patch
+            first = (self.cfg.latent_channels + self.cfg.control_channels) * p * p
+            with torch.no_grad():
+                self.patch_in.weight[:, first:] = 0.0
+
+    def load_without_layout(self, state: dict[str, torch.Tensor]) -> None:
+        """Take the weights of a model made before layouts: everything it has, the layout's
+        inputs left at zero, so this model starts out generating exactly what that one did."""
+        state = dict(state)
+        old = state["patch_in.weight"]
+        if old.shape != self.patch_in.weight.shape:
+            widened = torch.zeros_like(self.patch_in.weight)
+            widened[:, : old.shape[1]] = old
+            state["patch_in.weight"] = widened
+        own = self.state_dict()
+        for name in own:
+            if name.startswith("scene_in.") and name not in state:
+                state[name] = torch.zeros_like(own[name])
+        self.load_state_dict(state)
 
     # -- prompt
 
@@ -315,12 +345,20 @@ class VideoDiT(nn.Module):
     ) -> torch.Tensor:
         cfg, p = self.cfg, self.cfg.patch
         b, c, frames, h, w = latents.shape
-        x = torch.cat([latents, controls.to(latents.dtype)], 1)
+        controls = controls.to(latents.dtype)
+        if controls.shape[1] < cfg.input_channels:  # a request without a plan: no layout
+            pad = controls.new_zeros((b, cfg.input_channels - controls.shape[1], frames, h, w))
+            controls = torch.cat([controls, pad], 1)
+        patched = cfg.control_channels + cfg.layout_channels
+        x = torch.cat([latents, controls[:, :patched]], 1)
         x = x.view(b, -1, frames, h // p, p, w // p, p).permute(0, 2, 3, 5, 1, 4, 6)
         x = self.patch_in(x.reshape(b, frames * (h // p) * (w // p), -1))
 
         cond = self.time_mlp(timestep_embedding(t, cfg.width).to(x.dtype))
         cond = cond + text.pooled.to(x.dtype).unsqueeze(1)  # (B, T, D)
+        if self.scene_in is not None:  # sky, ground, far layer: one vector per latent frame
+            scene = controls[:, patched : patched + cfg.scene_channels].mean((3, 4))
+            cond = cond + self.scene_in(scene.transpose(1, 2))
         mod = self.adaln(cond).view(b, frames, 6, cfg.width)
 
         offset = cache.frames if cache is not None else 0

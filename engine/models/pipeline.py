@@ -154,8 +154,12 @@ class BuiltinModel:
         preview_every: int = 1,
         check_cancel: Callable[[], None] | None = None,
         sketch: bool = False,
+        layout: np.ndarray | None = None,  # (LAYOUT_CHANNELS, T', h/8, w/8) a plan's layout
     ) -> np.ndarray:
         """uint8 (T, h, w, 3) at native size; `on_preview(frames, step, steps)` as it forms.
+
+        `layout` (`engine.models.layout`) is a storyboard plan's objects, sky and ground per
+        latent frame; a generator trained without layouts ignores it.
 
         With `sketch` and a guide strength but no keyframe, context or guide, a shot with a
         camera move or strokes is made in two passes: the first frame alone (the sketch), then
@@ -167,7 +171,7 @@ class BuiltinModel:
         if not (sketch and guide_strength > 0 and moves and keyframe is None and context is None):
             return self._generate(
                 prompt, controls, steps, guidance, seed, keyframe, context, guide,
-                guide_strength, on_preview, preview_every, check_cancel,
+                guide_strength, on_preview, preview_every, check_cancel, layout,
             )  # fmt: skip
         second = refine_steps(steps, guide_strength)
         total = steps + second
@@ -187,6 +191,7 @@ class BuiltinModel:
         draft = self._generate(
             prompt, opening, steps, guidance, seed, None, None, None, 0.0,
             first_preview if on_preview else None, preview_every, check_cancel,
+            None if layout is None else layout[:, :1],
         )  # fmt: skip
         if on_preview is not None:
             on_preview(still(draft), steps, total)
@@ -194,6 +199,7 @@ class BuiltinModel:
         return self._generate(
             prompt, controls, second, guidance, seed + 1, first, None, carried(first, controls),
             guide_strength, second_preview if on_preview else None, preview_every, check_cancel,
+            layout,
         )  # fmt: skip
 
     def _generate(
@@ -210,9 +216,10 @@ class BuiltinModel:
         on_preview: Callable[[np.ndarray, int, int], None] | None,
         preview_every: int,
         check_cancel: Callable[[], None] | None,
+        layout: np.ndarray | None = None,
     ) -> np.ndarray:
         h, w = controls.height // 8, controls.width // 8
-        cond, noise, text, null = self._start(prompt, controls, seed)
+        cond, noise, text, null = self._start(prompt, controls, seed, layout)
         latent_frames = noise.shape[2]
 
         given, given_frames, hold = None, None, None
@@ -272,10 +279,11 @@ class BuiltinModel:
         on_frames: Callable[[np.ndarray, int, int], None] | None = None,
         check_cancel: Callable[[], None] | None = None,
         chunk: int = 2,
+        layout: np.ndarray | None = None,
     ) -> np.ndarray:
         """Like `generate`, but chunk by chunk: `on_frames(frames_so_far, done, total)` sees
         finished frames as soon as they exist. Makes clips longer than the training clips."""
-        cond, noise, text, null = self._start(prompt, controls, seed)
+        cond, noise, text, null = self._start(prompt, controls, seed, layout)
         latent_frames = noise.shape[2]
         given = None
         if keyframe is not None:
@@ -293,11 +301,21 @@ class BuiltinModel:
                 on_frames(np.concatenate(finished), done, latent_frames)
         return np.concatenate(finished)
 
-    def _start(self, prompt: str, controls, seed: int):
-        """What every generation begins with: control channels at latent size, the seed's
-        noise, and the prompt and the empty prompt (for guidance) encoded once."""
+    def _start(self, prompt: str, controls, seed: int, layout: np.ndarray | None = None):
+        """What every generation begins with: control channels at latent size (a plan's
+        layout after them), the seed's noise, and the prompt and the empty prompt (for
+        guidance) encoded once."""
         h, w = controls.height // 8, controls.width // 8
-        cond = torch.from_numpy(controls_from_shot(controls, w, h))[None].to(self.device)
+        channels = controls_from_shot(controls, w, h)
+        if layout is not None and self.dit.cfg.layout_channels:
+            if layout.shape[1:] != channels.shape[1:]:
+                raise InvalidRequest(
+                    f"The plan's layout is {layout.shape[1]} latent frames of "
+                    f"{layout.shape[3]}x{layout.shape[2]}, but the shot needs "
+                    f"{channels.shape[1]} of {w}x{h}."
+                )
+            channels = np.concatenate([channels, layout.astype(np.float32)])
+        cond = torch.from_numpy(channels)[None].to(self.device)
         shape = (1, self.dit.cfg.latent_channels, 1 + (controls.frames - 1) // 4, h, w)
         generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
         noise = torch.randn(shape, generator=generator).to(self.device)

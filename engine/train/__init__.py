@@ -22,10 +22,20 @@ def add_option_arguments(parser: argparse.ArgumentParser, options_class) -> None
     for f in dataclasses.fields(options_class):
         parser.add_argument(
             f"--{f.name.replace('_', '-')}",
-            type=type(f.default),
+            type=_yes_no if isinstance(f.default, bool) else type(f.default),
             default=None,
             help=f"{f.metadata['help']} ({f.default})",
         )
+
+
+def _yes_no(text: str) -> bool:
+    """A yes/no option's value: bool("0") would be True."""
+    value = text.strip().lower()
+    if value in ("1", "yes", "true", "on"):
+        return True
+    if value in ("0", "no", "false", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
 
 
 def given_options(args: argparse.Namespace, options_class) -> dict:

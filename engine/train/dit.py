@@ -38,6 +38,7 @@ from ..assets import BUILTIN_WEIGHTS
 from ..errors import InvalidRequest, ModelLoadError
 from ..models.conditioning import camera_displacement, control_channels, latent_frame_sources
 from ..models.dit import PRESETS, DiTConfig, VideoDiT, preset
+from ..models.layout import OBJECT_CHANNELS, SCENE_CHANNELS, layout_from_clip
 from ..models.vae import CausalVideoVAE
 from ..weights import load_state, load_tensors, read_header, save_tensors
 from . import add_option_arguments, given_options, option, resolve_device
@@ -65,6 +66,10 @@ class TrainOptions:
     drop_camera: float = option(0.1, "probability of dropping the camera control")
     drop_brush: float = option(0.25, "probability of dropping the strokes")
     drop_all: float = option(0.05, "probability of dropping prompt and controls together")
+    layout: bool = option(
+        True, "condition on the scene's layout (engine.models.layout), as a plan gives it"
+    )
+    drop_layout: float = option(0.25, "probability of dropping the layout (a shot with no plan)")
     object_weight: float = option(
         4.0, "extra loss weight on latent pixels the world's objects cover (0: none)"
     )
@@ -74,8 +79,9 @@ class TrainOptions:
 # ----------------------------------------------------------------------------- examples
 
 
-def example(seed: int, frames: int = 25, size: int = 128) -> dict:
-    """One world clip with its caption and control channels, as a user would have drawn them."""
+def example(seed: int, frames: int = 25, size: int = 128, layout: bool = True) -> dict:
+    """One world clip with its caption and control channels, as a user would have drawn them,
+    followed (with `layout`) by the clip's exact layout, as a plan would give it."""
     import cv2
 
     from ..camera import Pose
@@ -116,6 +122,8 @@ def example(seed: int, frames: int = 25, size: int = 128) -> dict:
         flows = fields_.flows[sources] / np.float32(lat)
         moved = fields_.move_masks[sources]
         controls = control_channels(camera, flows, moved[0], moved)
+    if layout:
+        controls = np.concatenate([controls, layout_from_clip(clip, lat, lat)])
     return {
         "frames": clip.frames,
         "caption": clip.caption,
@@ -165,7 +173,9 @@ def _quiet_worker() -> None:
 class ExampleStream:
     """Examples for seeds start, start + 1, ... from worker processes, read on a thread."""
 
-    def __init__(self, start: int, frames: int, size: int, workers: int, depth: int = 512):
+    def __init__(
+        self, start: int, frames: int, size: int, workers: int, depth: int = 512, layout=True
+    ):
         import multiprocessing
 
         self.queue: queue.Queue = queue.Queue(depth)
@@ -182,7 +192,7 @@ class ExampleStream:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-        seeds = ((s, frames, size) for s in range(start, start + 10**9))
+        seeds = ((s, frames, size, layout) for s in range(start, start + 10**9))
         self._iter = self._pool.imap(_example_star, seeds, chunksize=4)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -334,6 +344,9 @@ class DiTTrainer:
         drop_brush = ((torch.rand(b, generator=g) < o.drop_brush) | drop_all).to(self.device)
         controls[:, 0:3] *= (~drop_cam).float()[:, None, None, None, None]
         controls[:, 3:8] *= (~drop_brush).float()[:, None, None, None, None]
+        if controls.shape[1] > 8:  # the layout: dropped as a shot without a plan has none
+            drop_layout = ((torch.rand(b, generator=g) < o.drop_layout) | drop_all).to(self.device)
+            controls[:, 8:] *= (~drop_layout).float()[:, None, None, None, None]
         prompts = ["" if d else c for c, d in zip(captions, drop_text.tolist())]
 
         t = noise_levels(b, frames, g).to(self.device)
@@ -478,16 +491,26 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidRequest("Training clips need 1 + 4k frames and a size divisible by 16.")
         if args.init is not None:
             init = VideoDiT.load(args.init)
-            trainer = DiTTrainer(init.cfg, opts, vae, device)
-            trainer.model.load_state_dict(init.state_dict())
-            trainer.ema.load_state_dict(init.state_dict())
+            cfg = init.cfg
+            if opts.layout and not cfg.layout_channels:  # widen: the layout's inputs start at 0
+                cfg = dataclasses.replace(
+                    cfg, layout_channels=OBJECT_CHANNELS, scene_channels=SCENE_CHANNELS
+                )
+            trainer = DiTTrainer(cfg, opts, vae, device)
+            trainer.model.load_without_layout(init.state_dict())
+            trainer.ema.load_without_layout(init.state_dict())
             info = dict(init.training_info)
             trainer.earlier = [*info.pop("earlier_runs", []), info]
             # clips_seen counts the clips of every run so far, so this one renders new seeds
             trainer.clips_seen = int(info.get("clips_seen", 0))
             print(f"Starting from {args.init}.")
         else:
-            trainer = DiTTrainer(preset(args.model_size), opts, vae, device)
+            cfg = preset(args.model_size)
+            if opts.layout:
+                cfg = dataclasses.replace(
+                    cfg, layout_channels=OBJECT_CHANNELS, scene_channels=SCENE_CHANNELS
+                )
+            trainer = DiTTrainer(cfg, opts, vae, device)
     out.mkdir(parents=True, exist_ok=True)
     code = train(trainer, out, args)
     if code == 0 and args.export is not None:
@@ -501,7 +524,11 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
     params = sum(p.numel() for p in trainer.model.parameters())
     print(f"Training the generator ({params / 1e6:.2f} M parameters) on {trainer.device}, to {out}")
     stream = ExampleStream(
-        TRAIN_SEED + trainer.clips_seen + 7_919 * trainer.step, o.frames, o.size, args.workers
+        TRAIN_SEED + trainer.clips_seen + 7_919 * trainer.step,
+        o.frames,
+        o.size,
+        args.workers,
+        layout=bool(trainer.model.cfg.layout_channels),
     )
     buffer = ReplayBuffer(o.buffer)
     pending: list[dict] = []
