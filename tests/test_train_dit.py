@@ -7,9 +7,9 @@ import numpy as np
 import torch
 
 from engine.models.dit import preset as dit_preset
+from engine.models.layout import LAYOUT_CHANNELS, layout_from_clip
 from engine.models.vae import CausalVideoVAE
 from engine.models.vae import preset as vae_preset
-from engine.models.layout import LAYOUT_CHANNELS, layout_from_clip
 from engine.synth import render_clip
 from engine.train.dit import DiTTrainer, ReplayBuffer, TrainOptions, example, noise_levels
 
