@@ -1,5 +1,5 @@
-"""`kinema` entry point: no subcommand opens the studio; `render`, `info`, `models`, `bench`,
-`train`, `eval`.
+"""`kinema` entry point: no subcommand opens the studio; `render`, `info`, `models`, `plan`,
+`bench`, `train`, `eval`.
 
 Bad input ends in one clean line on stderr and exit code 2 (`kinema: error: ...`), never
 a traceback; an unexpected crash exits 1 and points at the log.
@@ -86,6 +86,34 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_plan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan", help="stage a prompt in the procedural world and print the storyboard plan"
+    )
+    p.add_argument("prompt", help='what happens in the shot, e.g. "a red ball bounces on sand"')
+    p.add_argument("--seed", type=int, default=0, help="another seed, another staging (0)")
+    p.add_argument("--frames", type=int, default=25, help="shot length in frames (25)")
+    p.add_argument("--fps", type=float, default=12.0, help="frame rate (12)")
+    p.add_argument("--json", action="store_true", help="print the plan as the project stores it")
+    p.set_defaults(func=_cmd_plan)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import InvalidRequest
+    from .storyboard import plan_prompt
+
+    if args.frames < 1 or not 0 < args.fps <= 240 or not 0 <= args.seed < 2**32:
+        raise InvalidRequest("A plan needs --frames >= 1, --fps in 0..240 and a seed >= 0.")
+    plan = plan_prompt(args.prompt, seed=args.seed, frames=args.frames, fps=args.fps)
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=2))
+    else:
+        print("\n".join(plan.summary()))
+    return EXIT_OK
+
+
 def _add_models(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="the real video models found, and why any cannot run")
     _add_models_option(p)
@@ -166,13 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render(sub)
     _add_info(sub)
     _add_models(sub)
+    _add_plan(sub)
     _add_bench(sub)
     _add_model_commands(sub, "train", "train a part of the built-in model", _TRAINERS)
     _add_model_commands(sub, "eval", "evaluate a model on the fixed held-out set", _EVALUATORS)
     return parser
 
 
-COMMANDS = ("render", "info", "models", "bench", "train", "eval")
+COMMANDS = ("render", "info", "models", "plan", "bench", "train", "eval")
 
 
 def _wants_studio(argv: list[str]) -> bool:

@@ -32,6 +32,8 @@ class ShotControls:
                   `flow(t)` (H, W, 2) float32 pixel displacement of each keyframe pixel at
                   frame t, `move_mask(t)` (H, W) float32 where moving regions are at frame t
     keyframe:     (H, W, 3) uint8, the shot's keyframe resized to the output, or None
+    sketch:       (H, W, 3) uint8 standing in for a missing keyframe in the previs only: a
+                  storyboard plan's first frame (`engine.storyboard.plan_picture`), or None
 
     Nothing here holds a per-frame array: a 121-frame 720p shot is a few megabytes, and
     `resample` (latent size, native scale) only records how frames are to be resized.
@@ -50,6 +52,7 @@ class ShotControls:
     negative_prompt: str = ""
     seed: int = 0
     strokes: tuple[MotionStroke, ...] = field(default=(), repr=False)
+    sketch: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_camera_motion(self) -> bool:
@@ -109,9 +112,12 @@ class ShotControls:
         return self.motion
 
     def base_image(self) -> np.ndarray:
-        """The keyframe, or a reference grid card that makes camera motion visible without one."""
+        """The keyframe; else the plan's sketch; else a reference grid card that makes camera
+        motion visible without either."""
         if self.keyframe is not None:
             return self.keyframe
+        if self.sketch is not None:
+            return self.sketch
         return reference_card(self.width, self.height)
 
     @cached_property
@@ -140,6 +146,9 @@ class ShotControls:
         keyframe = None
         if self.keyframe is not None:
             keyframe = cv2.resize(self.keyframe, (width, height), interpolation=area)
+        sketch = None
+        if self.sketch is not None:
+            sketch = cv2.resize(self.sketch, (width, height), interpolation=area)
         return replace(
             self,
             width=width,
@@ -149,6 +158,7 @@ class ShotControls:
             homographies=homs[t_index].astype(np.float32),
             motion=ResampledFields(self.motion, width, height, t_index, area),
             keyframe=keyframe,
+            sketch=sketch,
         )
 
 
@@ -179,10 +189,13 @@ def compile_shot(
     prompt: str = "",
     negative_prompt: str = "",
     seed: int = 0,
+    sketch: np.ndarray | None = None,
 ) -> ShotControls:
     """Compile a shot's camera path and strokes for an output of `width` x `height` x `frames`."""
     if keyframe is not None:
         keyframe = fit_keyframe(keyframe, width, height)
+    if sketch is not None:
+        sketch = fit_keyframe(sketch, width, height)
     poses = tuple(camera.sample_frames(frames))
     homs = homographies(camera, frames, width, height).astype(np.float32)
     return ShotControls(
@@ -198,6 +211,7 @@ def compile_shot(
         negative_prompt=negative_prompt,
         seed=seed,
         strokes=tuple(strokes),
+        sketch=sketch,
     )
 
 
@@ -215,6 +229,11 @@ def compile_request(request) -> ShotControls:
         if request.project_dir is None:
             raise InvalidRequest("The shot has a keyframe but the request names no project folder.")
         keyframe = read_image(Path(request.project_dir) / shot.keyframe)
+    sketch = None
+    if keyframe is None and shot.plan is not None:
+        from .storyboard import plan_picture
+
+        sketch = plan_picture(shot.plan, request.width, request.height)
     return compile_shot(
         shot.camera,
         shot.strokes,
@@ -226,6 +245,7 @@ def compile_request(request) -> ShotControls:
         prompt=shot.prompt,
         negative_prompt=shot.negative_prompt,
         seed=request.seed,
+        sketch=sketch,
     )
 
 

@@ -20,11 +20,14 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .camera import CameraPath
 from .errors import ProjectError
 from .motion import MotionStroke
+
+if TYPE_CHECKING:
+    from .storyboard import ScenePlan
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +219,7 @@ class Shot:
     active_take: str | None = None
     settings: ShotSettings = field(default_factory=ShotSettings)
     id: str = field(default_factory=new_id)
+    plan: ScenePlan | None = None  # the storyboard staged from the prompt (engine.storyboard)
 
     def active(self) -> Take | None:
         return next((t for t in self.takes if t.id == self.active_take), None)
@@ -237,6 +241,7 @@ class Shot:
             "takes": [t.to_dict() for t in self.takes],
             "active_take": self.active_take,
             "settings": self.settings.to_dict(),
+            "plan": self.plan.to_dict() if self.plan is not None else None,
         }
 
     @classmethod
@@ -279,7 +284,17 @@ class Shot:
             takes=takes,
             active_take=active,
             settings=ShotSettings.from_dict(_get(data, "settings", field, {}), f"{field}.settings"),
+            plan=_plan(_get(data, "plan", field, None), f"{field}.plan"),
         )
+
+
+def _plan(data: object, where: str) -> ScenePlan | None:
+    """A shot's storyboard plan, or None (files from before plans existed have none)."""
+    if data is None:
+        return None
+    from .storyboard.plan import ScenePlan  # here: the planner imports the world
+
+    return ScenePlan.from_dict(data, where)
 
 
 @dataclass

@@ -165,13 +165,26 @@ class TerminalProgress:
         self.stream.flush()
 
 
-def _check_available(backend: str) -> None:
+def _check_available(backend: str):
     """Refuse, before any work, a backend that cannot run here, with its own sentence."""
     from .backends import create_backend
 
     caps = create_backend(backend).capabilities()
     if caps.unavailable:
         raise InvalidRequest(caps.unavailable)
+    return caps
+
+
+def planned_for_render(project: Project, shot: Shot, caps) -> tuple[Shot, str]:
+    """The shot as Generate in the studio would make it: a bare shot on a backend that paints
+    storyboards is planned from its prompt first (`engine.storyboard`), here in memory only.
+    Returns the shot to render and a line saying what was planned ("" if nothing was)."""
+    from .storyboard import needs_plan, plan_shot, planned_shot
+
+    if not needs_plan(shot, caps):
+        return shot, ""
+    planned = plan_shot(shot, project.width, project.height, project.fps)
+    return planned_shot(shot, planned), planned.message
 
 
 def render_cli(args) -> int:
@@ -182,9 +195,12 @@ def render_cli(args) -> int:
     if output.suffix and not output.parent.exists():
         raise InvalidRequest(f"The folder '{output.parent}' for the output does not exist.")
     requests = []
-    for shot in shots:
+    for number, shot in enumerate(shots, 1):
         settings = settings_on(shot, args.backend)
-        _check_available(settings.backend)
+        caps = _check_available(settings.backend)
+        shot, planned = planned_for_render(project, shot, caps)
+        if planned:
+            print(f"note: shot {number} planned in memory (not saved): {planned}", file=sys.stderr)
         requests.append(
             request_for_shot(
                 project,

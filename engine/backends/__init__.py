@@ -46,6 +46,7 @@ class Capabilities:
     uses_steps: bool = False  # the steps / guidance settings mean something
     uses_device: bool = False  # runs a model on a torch device (cpu / cuda); 'auto' resolves
     unavailable: str = ""  # why the backend cannot run here (e.g. weights not installed), or ""
+    storyboard: bool = False  # paints a storyboard plan's layout: Generate plans a bare shot
     max_frames: int = 1024
     size_multiple: int = 2  # width and height must be multiples of this
     max_side: int = 4096

@@ -57,6 +57,7 @@ class BuiltinBackend:
             uses_device=True,
             max_frames=2400,
             unavailable=unavailable,
+            storyboard=True,
             default_steps=8,  # trained and measured at 8 steps with guidance 3
             default_guidance=3.0,
         )
@@ -89,6 +90,7 @@ class BuiltinBackend:
             seed=int(request.seed),
             keyframe=keyframe,
             check_cancel=cancel.raise_if_cancelled,
+            layout=None if keyframe is not None else plan_layout(request.shot, controls, native),
         )
 
         def on_preview(frames: np.ndarray, done: int, total: int, unit: str = "steps") -> None:
@@ -119,3 +121,25 @@ class BuiltinBackend:
         report.progress(steps, steps, "steps")
         report.preview(frames, steps, steps, complete=True)
         return frames
+
+
+def plan_layout(shot: dict, controls, native) -> np.ndarray | None:
+    """The shot's storyboard plan as the generator's layout at native scale, or None.
+
+    The plan is simulated over the shot's own duration, sampled at the native frames (so
+    native frame i is the shot's frame i (F - 1) / (n - 1), as the strokes and camera are
+    resampled), and filmed through the camera poses the model is given: the user's own
+    camera path, when they keyed one, wins over the plan's move.
+    """
+    from ..errors import InvalidRequest, ProjectError
+    from ..storyboard import ScenePlan, layout_for
+
+    if not shot.get("plan"):
+        return None
+    try:
+        plan = ScenePlan.from_dict(shot["plan"], "shot.plan")
+    except ProjectError as error:
+        raise InvalidRequest(f"The shot's storyboard plan is not valid: {error}") from error
+    seconds = (controls.frames - 1) / controls.fps
+    fps = (native.frames - 1) / seconds if controls.frames > 1 else native.fps
+    return layout_for(plan, native.frames, native.width, native.height, fps, native.poses)

@@ -38,7 +38,9 @@ class PrevisBackend:
         total = controls.frames
         frames = np.empty((total, controls.height, controls.width, 3), np.uint8)
         every = max(1, -(-total // _PREVIEW_CHUNKS))
-        if controls.keyframe is None:
+        if controls.keyframe is None and controls.sketch is not None:
+            report.notice("This shot has no keyframe: previs moves the plan's first frame.")
+        elif controls.keyframe is None:
             report.notice("This shot has no keyframe: previs shows the camera move on a grid card.")
         for index, frame in enumerate(controls.iter_guide()):
             cancel.raise_if_cancelled()
