@@ -43,7 +43,9 @@ from engine.synth import (
     MOTIONS,
     SKIES,
     VERBS,
+    describe,
     render_clip,
+    sample_scene,
     simulate,
 )
 from engine.synth.caption import FAR_WORDS, GROUND_WORDS, KIND_WORDS, TIME_WORDS, VERB_WORDS
@@ -58,21 +60,36 @@ def objects_of(plan: ScenePlan) -> list[tuple[str, str, str]]:
 # ---------------------------------------------------------------------------------------------
 
 
+def world_caption(seed: int, frames: int = 17, fps: float = 12.0):
+    """A world clip's scene and caption without drawing it (the caption reads only motion)."""
+    from types import SimpleNamespace
+
+    from engine.synth.clip import _direction
+
+    spec = sample_scene(np.random.default_rng(seed), frames, fps)
+    sim = simulate(spec.objects, frames, fps)
+    labels = [
+        SimpleNamespace(motion=VERBS[o.motion], positions=sim.positions[:, i])
+        for i, o in enumerate(spec.objects)
+    ]
+    directions = [_direction(label, 128) for label in labels]
+    return spec, describe(spec, directions, np.random.default_rng([seed, 2]))
+
+
 def test_the_world_captions_read_back_to_their_own_scene():
     """Every caption the world writes names its scene; the planner reads all of it back."""
-    for seed in range(60):
-        clip = render_clip(seed, 9, 32)
-        reading = read_prompt(clip.caption)
-        meta = clip.meta
-        assert (reading.sky, reading.ground) == (meta["sky"], meta["ground"]), clip.caption
-        assert set(reading.camera or ("static",)) == {meta["camera_move"]}, clip.caption
+    for seed in range(300):
+        spec, caption = world_caption(seed)
+        reading = read_prompt(caption)
+        assert (reading.sky, reading.ground) == (spec.sky, spec.ground), caption
+        assert set(reading.camera or ("static",)) == {spec.camera_move}, caption
         if reading.far is not None:
-            assert reading.far == meta["far"], clip.caption
+            assert reading.far == spec.far, caption
         asked = sorted(
-            (o.kind, o.colour, VERBS[o.motion]) for o in reading.objects for _ in range(o.count)
+            (o.kind, o.colour, o.motion) for o in reading.objects for _ in range(o.count)
         )
-        assert asked == sorted((o.kind, o.colour, o.motion) for o in clip.objects), clip.caption
-        assert reading.unused == [], clip.caption
+        assert asked == sorted((o.kind, o.colour, o.motion) for o in spec.objects), caption
+        assert reading.unused == [], caption
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -473,3 +490,12 @@ def test_kinema_plan_prints_the_plan(capsys):
     assert main(["plan", "a red ball", "--seed", "3", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert ScenePlan.from_dict(data).seed == 3
+
+
+def test_in_a_wide_frame_every_planned_path_stays_in_the_picture():
+    for seed in range(6):
+        plan = plan_prompt("a red ball bounces high and a man walks", seed, 24, 24.0, 16 / 9)
+        clip = render_plan(plan, 24, 128, 72, 24.0)
+        for obj in clip.objects:
+            assert obj.masks[0].any()
+            assert (obj.trajectory[:, 1] >= 0).all() and (obj.trajectory[:, 1] <= 72).all()

@@ -11,6 +11,7 @@ generator as a layout and to the user as strokes and a camera path (`controls`).
 """
 
 from .controls import (
+    PlannedShot,
     apply_plan,
     needs_plan,
     plan_camera,
@@ -21,6 +22,7 @@ from .controls import (
 from .plan import ScenePlan, layout_for, plan_picture, plan_prompt, render_plan
 
 __all__ = [
+    "PlannedShot",
     "ScenePlan",
     "apply_plan",
     "layout_for",

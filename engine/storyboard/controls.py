@@ -154,7 +154,8 @@ def plan_shot(
 ) -> PlannedShot:
     """Plan `shot` from its prompt (its own seed unless `seed` is given) and apply it."""
     frames = max(1, shot.duration)
-    plan = plan_prompt(shot.prompt, shot.seed if seed is None else seed, frames, fps)
+    seed = shot.seed if seed is None else seed
+    plan = plan_prompt(shot.prompt, seed, frames, fps, aspect=width / height)
     return apply_plan(shot, plan, width, height, fps)
 
 

@@ -232,12 +232,17 @@ def object_label(obj: ObjectSpec) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def plan_prompt(prompt: str, seed: int = 0, frames: int = 25, fps: float = 12.0) -> ScenePlan:
+def plan_prompt(
+    prompt: str, seed: int = 0, frames: int = 25, fps: float = 12.0, aspect: float = 1.0
+) -> ScenePlan:
     """Stage `prompt` in the world for a shot of `frames` frames at `fps`, from `seed`.
 
     What the prompt names is forced; the rest (where things stand, how hard they are thrown,
     the unnamed ground or sky) comes from the seed. A prompt that names no camera move gets a
     still camera, and one that names no object an empty scene: the plan shows what was asked.
+    `aspect` (width / height) is the frame the shot is seen in: the world stages for a square
+    one, so in a wide frame a ball thrown high is brought lower, and one too near moved back,
+    until the whole of its path is in the picture.
     """
     if frames < 1 or not (fps > 0 and math.isfinite(fps)):
         raise ValueError(
@@ -274,6 +279,7 @@ def plan_prompt(prompt: str, seed: int = 0, frames: int = 25, fps: float = 12.0)
         spec.objects[index] = _adjust(spec.objects[index], ask, duration, crossing and index < 2)
     if crossing and asks[0].direction in ("left", "right"):
         _mirror_all(spec, asks[0].direction)
+    _keep_in_view(spec, frames, fps, aspect)
     spec.validate()
     return ScenePlan(
         prompt=prompt,
@@ -353,6 +359,38 @@ def _adjust(obj: ObjectSpec, ask: _Ask, duration: float, crossing: bool) -> Obje
             vz = sign * min(max(speed, 0.1), room / duration)
             vx *= 0.25
     return replace(obj, position=(x, y, z), velocity=(vx, vy, vz))
+
+
+def _keep_in_view(spec: SceneSpec, frames: int, fps: float, aspect: float) -> None:
+    """Bring each object's whole path into a frame of `aspect`, seen from the reference view:
+    lower a throw that leaves the top (height and upward speed, so it still bounces), move
+    back one whose foot is under the bottom edge (its screen travel stays the same)."""
+    from ..camera import Pose
+    from ..synth.physics import simulate
+    from ..synth.rig import build_view
+
+    height = 64
+    width = max(8, round(height * max(aspect, 0.1)))
+    view = build_view([Pose()] * frames, width, height, spec.camera_height, spec.camera_pitch)
+    for i, obj in enumerate(spec.objects):
+        for _ in range(12):
+            centres = simulate([obj], frames, fps).positions[:, 0]  # (T, 3)
+            lift = np.array([0.0, 1.2 * obj.radius, 0.0])
+            top, _ = view.project((centres + lift)[:, None, :])
+            foot, _ = view.project((centres - lift)[:, None, :])
+            if top[:, 0, 1].min() < 0.0 and (obj.position[1] > 0.0 or obj.velocity[1] > 0.0):
+                x, y, z = obj.position
+                vx, vy, vz = obj.velocity
+                obj = replace(obj, position=(x, 0.7 * y, z), velocity=(vx, 0.7 * vy, vz))
+            elif foot[:, 0, 1].max() > height - 1.0:
+                x, y, z = obj.position
+                vx, vy, vz = obj.velocity
+                obj = replace(
+                    obj, position=(1.15 * x, y, 1.15 * z), velocity=(1.15 * vx, vy, 1.15 * vz)
+                )
+            else:
+                break
+        spec.objects[i] = obj
 
 
 def _mirror_all(spec: SceneSpec, direction: str) -> None:
