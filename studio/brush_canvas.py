@@ -63,7 +63,7 @@ from engine.project import Shot
 from . import theme
 from .commands import AddStroke, RemoveStroke, ReplaceStroke
 from .document import Document
-from .overlays import paint_trajectory
+from .overlays import paint_label, paint_trajectory, planned_ids
 from .shortcuts import add_local_shortcuts
 
 TOOLS = ("brush", "static", "erase", "path")
@@ -328,6 +328,14 @@ class BrushCanvas(QWidget):
         for stroke in strokes:
             if (stroke.visible or stroke.id == live) and stroke.kind == "move":
                 self._paint_path(painter, stroke, rect, stroke.id in (self.selected_id, live))
+        shot = self.shot
+        planned = planned_ids(shot) if shot is not None else frozenset()
+        for stroke in strokes:  # the storyboard's strokes say what they are
+            if stroke.id in planned and stroke.visible and stroke.trajectory:
+                start = stroke.trajectory[0]
+                paint_label(
+                    painter, self.widget_pos(start.x, start.y), stroke.name, QColor(stroke.color)
+                )
         self._paint_cursor(painter)
         painter.end()
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QUndoCommand
 from engine.camera import CameraPath
 from engine.motion import MotionStroke
 from engine.project import Project, Shot, Take, new_id
+from engine.storyboard import ScenePlan
 
 from .document import Document
 
@@ -516,3 +517,42 @@ class ReplaceStroke(QUndoCommand):
         self.new = other.new
         self.stamp = other.stamp
         return True
+
+
+# ----------------------------------------------------------------------------- storyboard
+
+
+class PlanShot(QUndoCommand):
+    """A storyboard plan and the strokes and camera path it fills in, as one undo step."""
+
+    def __init__(
+        self,
+        document: Document,
+        shot_id: str,
+        plan: ScenePlan | None,
+        strokes: list[MotionStroke],
+        camera: CameraPath,
+        text: str = "Plan from prompt",
+    ):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        for stroke in strokes:
+            stroke.validate()
+        camera.validate()
+        super().__init__(text)
+        self.document = document
+        self.shot_id = shot_id
+        self.new = (plan, list(strokes), copy.deepcopy(camera.sorted()))
+        self.old = (shot.plan, list(shot.strokes), copy.deepcopy(shot.camera))
+
+    def _set(self, state: tuple) -> None:
+        plan, strokes, camera = state
+        shot = self.document.shot(self.shot_id)
+        shot.plan, shot.strokes, shot.camera = plan, list(strokes), copy.deepcopy(camera)
+        self.document.shot_changed.emit(self.shot_id)
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)

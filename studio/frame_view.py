@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from engine.media import IMAGE_EXTS, VIDEO_EXTS
 
 from . import theme
-from .overlays import REGION_ALPHA, CameraOverlay, StrokeOverlay, paint_trajectory
+from .overlays import REGION_ALPHA, CameraOverlay, StrokeOverlay, paint_label, paint_trajectory
 
 ZOOM_FIT = 0.0  # any other value is a scale factor (1.0 is 100 %)
 
@@ -196,6 +196,8 @@ class FrameView(QWidget):
             painter.setPen(QPen(QColor("#ffffff"), 1.5))
             painter.setBrush(QBrush(colour))
             painter.drawEllipse(here, 5, 5)
+            if stroke.label:
+                paint_label(painter, here, stroke.label, colour)
         elif stroke.kind == "static":
             centre = placed.map(QPointF(float(stroke.anchor[0]), float(stroke.anchor[1])))
             painter.setPen(QPen(colour, 2))

@@ -1,7 +1,8 @@
 """Generate, variations, cancel, decode again, and turning finished jobs into takes.
 
 The controller builds each request exactly as the CLI does (`request_for_shot`, with the
-GPU memory mode from the preferences), submits it through the bridge, keeps the queue's
+GPU memory mode from the preferences; a bare shot on the built-in model is planned from its
+prompt first, as `kinema render` plans it), submits it through the bridge, keeps the queue's
 rows up to date from the bridge's signals, and, when a job finishes, writes its take on a
 worker thread and then adds it to the shot with an undoable command. The finished frames
 go to the viewer at once, before the PNGs are written, so playback never waits on the disk.
@@ -27,12 +28,14 @@ from engine.errors import DecodeOutOfMemory, KinemaError
 from engine.jobs import GenerationRequest, JobFinished, new_job_id
 from engine.project import Project, Take
 from engine.render import request_for_shot
+from engine.storyboard import needs_plan
 from engine.takes import save_take, take_request
 
 from .commands import AddTake, SetShotField
 from .document import Document
 from .engine_bridge import EngineBridge
 from .jobs_model import JobListModel, JobRecord
+from .storyboard import StoryboardController
 from .take_cache import TakeCache
 from .tasks import TaskRunner
 
@@ -68,10 +71,12 @@ class GenerationController(QObject):
         seed_locked: Callable[[], bool] = lambda: True,
         parent: QObject | None = None,
         memory_mode: Callable[[], str] = lambda: "auto",
+        storyboard: StoryboardController | None = None,
     ) -> None:
         super().__init__(parent)
         self.document = document
         self.bridge = bridge
+        self.storyboard = storyboard
         self.model = JobListModel(self)
         self._tasks = tasks
         self._take_cache = take_cache
@@ -95,6 +100,12 @@ class GenerationController(QObject):
         shot = self.document.shot(shot_id) if shot_id else self.document.current_shot
         if shot is None:
             self.problem.emit("Select a shot to generate.")
+            return []
+        caps = self.bridge.capabilities().get(shot.settings.backend)
+        if self.storyboard is not None and caps is not None and needs_plan(shot, caps):
+            # a bare shot on a model that paints plans: its storyboard first, then the jobs
+            shot_id = shot.id
+            self.storyboard.plan(shot_id, then=lambda: self.generate(variations, shot_id))
             return []
         if not self._seed_locked():
             self.document.push(

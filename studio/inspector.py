@@ -60,6 +60,7 @@ MAX_SEED = 2**32 - 1
 
 class Inspector(QWidget):
     generate_requested = Signal()
+    plan_requested = Signal()
 
     def __init__(
         self,
@@ -129,6 +130,17 @@ class Inspector(QWidget):
         self.prompt_note.setObjectName("dim")
         self.prompt_note.setWordWrap(True)
         form.addRow("", self.prompt_note)
+        self.plan_button = QPushButton("Plan from prompt", content)
+        self.plan_button.setToolTip(
+            "Stage the prompt in Kinema's world: its objects become strokes and its camera "
+            "move a camera path, ready to edit before any model runs (Ctrl+Shift+P)"
+        )
+        self.plan_button.clicked.connect(self.plan_requested)
+        self.plan_note = QLabel(content)
+        self.plan_note.setObjectName("dim")
+        self.plan_note.setWordWrap(True)
+        form.addRow("Storyboard", self.plan_button)
+        form.addRow("", self.plan_note)
 
         self.seed_spin = QDoubleSpinBox(content)
         self.seed_spin.setDecimals(0)
@@ -281,8 +293,28 @@ class Inspector(QWidget):
             _set_value(self.guide_spin, shot.settings.guide_strength)
             self._apply_capabilities(caps)
             self._show_model(shot, caps)
+            self._show_plan(shot)
         finally:
             self._updating = False
+
+    def _show_plan(self, shot: Shot) -> None:
+        """What the storyboard holds, and what of the prompt it could not use."""
+        self.plan_button.setEnabled(bool(shot.prompt.strip()))
+        plan = shot.plan
+        if plan is None:
+            self.plan_button.setText("Plan from prompt")
+            self.plan_note.setText(
+                "No plan yet: Generate with the built-in model plans a bare shot first."
+            )
+            return
+        self.plan_button.setText("Plan again")
+        spec = plan.spec
+        things = ", ".join(plan.labels()) or "no objects"
+        text = f"{things}. {spec.ground.capitalize()} at {spec.sky}, {spec.far}; "
+        text += f"camera {spec.camera_move}."
+        if plan.prompt != shot.prompt:
+            text += " Planned from an earlier prompt: plan again to follow this one."
+        self.plan_note.setText(" ".join([text, plan.notice]).strip())
 
     def _caps(self, shot: Shot) -> Capabilities | None:
         return self.capabilities.get(shot.settings.backend)

@@ -36,6 +36,7 @@ from engine.media import read_image
 from engine.motion import MotionStroke, StrokeFields, compile_strokes, trajectory_offsets
 from engine.previs import render_previs
 from engine.project import Shot
+from engine.storyboard import plan_picture
 
 from .document import Document
 from .tasks import Task, TaskContext, TaskRunner
@@ -84,7 +85,8 @@ class PrevisInputs:
     height: int
     frames: int
     fps: float
-    base: np.ndarray  # (H, W, 3) uint8 read-only: the keyframe fitted to the output, or a card
+    base: np.ndarray  # (H, W, 3) uint8 read-only: the keyframe fitted to the output, the plan's
+    #                   first frame (a storyboard without a keyframe), or a card
     base_key: tuple
     has_keyframe: bool
     camera: CameraPath
@@ -177,6 +179,7 @@ def previs_clip(inputs: PrevisInputs, check: Callable[[], None] | None = None) -
         frames=inputs.frames,
         fps=inputs.fps,
         keyframe=inputs.base if inputs.has_keyframe else None,
+        sketch=inputs.base if inputs.base_key[0] == "plan" else None,
     )
     video = np.empty((inputs.frames, inputs.height, inputs.width, 3), np.uint8)
     for t, frame in enumerate(controls.iter_guide()):
@@ -264,6 +267,8 @@ class LivePrevis(QObject):
         project = self.document.project
         path = project.keyframe_path(shot)
         size = (project.width, project.height)
+        if shot.keyframe is None and shot.plan is not None:
+            return ("plan", shot.plan.fingerprint(), *size)
         if path is None or not path.is_file():
             return ("card", *size)
         return (str(path), path.stat().st_mtime, *size)
@@ -271,8 +276,8 @@ class LivePrevis(QObject):
     def base_image(self, shot: Shot) -> np.ndarray | None:
         """The picture strokes are painted on: the keyframe fitted to the output size.
 
-        A reference card when the shot has no keyframe; None while the keyframe loads
-        (`base_ready` follows).
+        Without a keyframe, the storyboard plan's first frame (as the engine's previs uses
+        it), or else a reference card; None while the picture loads (`base_ready` follows).
         """
         key = self.base_key(shot)
         image = self._bases.get(key)
@@ -285,10 +290,17 @@ class LivePrevis(QObject):
             return image
         if key not in self._loading and not self._closed:
             self._loading.add(key)
-            path, width, height = Path(key[0]), key[2], key[3]
+            width, height = key[2], key[3]
+            if key[0] == "plan":
+                plan = shot.plan
 
-            def load(_ctx: TaskContext) -> np.ndarray:
-                return fit_keyframe(read_image(path), width, height)
+                def load(_ctx: TaskContext) -> np.ndarray:
+                    return plan_picture(plan, width, height)
+            else:
+                path = Path(key[0])
+
+                def load(_ctx: TaskContext) -> np.ndarray:
+                    return fit_keyframe(read_image(path), width, height)
 
             self._runner.submit(
                 load,
@@ -318,7 +330,7 @@ class LivePrevis(QObject):
             fps=project.fps,
             base=base,
             base_key=key,
-            has_keyframe=key[0] != "card",
+            has_keyframe=key[0] not in ("card", "plan"),
             camera=copy.deepcopy(camera if camera is not None else shot.camera),
             strokes=tuple(strokes if strokes is not None else shot.strokes),
         )

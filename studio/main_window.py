@@ -47,6 +47,7 @@ from .queue_panel import QueuePanel
 from .shortcuts import key_sequences
 from .shot_list import ShotListWidget
 from .shot_presenter import ShotPresenter
+from .storyboard import StoryboardController
 from .take_cache import TakeCache
 from .takes_panel import TakesPanel
 from .tasks import TaskRunner
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         preferences.apply(self.preferences)
         self.bridge = EngineBridge(self, engine_factory=engine_factory, device=device)
         self.take_cache = TakeCache(self.tasks, parent=self)
+        self.storyboard = StoryboardController(self.document, self.tasks, self)
         self.viewer = ViewerWidget(self)
         self.inspector = Inspector(
             self.document,
@@ -99,6 +101,7 @@ class MainWindow(QMainWindow):
             seed_locked=lambda: self.inspector.seed_locked,
             parent=self,
             memory_mode=lambda: self.preferences.memory,
+            storyboard=self.storyboard,
         )
         self.queue_panel = QueuePanel(self.generation.model, self)
         self.metrics_panel = MetricsPanel(self.document, self.take_cache, self.tasks, self)
@@ -238,6 +241,7 @@ class MainWindow(QMainWindow):
             ("import", "&Import keyframe image or video…", self.import_keyframe, "import"),
             ("export", "&Export…", self.export, "export"),
             ("quit", "&Quit", self.close, None),
+            ("plan", "&Plan from prompt", self.plan_from_prompt, "plan"),
             ("generate", "&Generate", self.generate, "generate"),
             ("variations", "Generate &variations", self.generate_variations, None),
             ("cancel", "&Cancel running job", self.cancel_running, "cancel"),
@@ -315,7 +319,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(n["preferences"])
         generate_menu = bar.addMenu("&Generate")
-        generate_menu.addActions([n["generate"], n["variations"]])
+        generate_menu.addActions([n["plan"], n["generate"], n["variations"]])
         generate_menu.addSeparator()
         generate_menu.addActions([n["cancel"], n["cancel_all"]])
         view_menu = bar.addMenu("&View")
@@ -365,6 +369,10 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         d, g = self.document, self.generation
         self.inspector.generate_requested.connect(self.generate)
+        self.inspector.plan_requested.connect(self.plan_from_prompt)
+        self.storyboard.message.connect(self.show_message)
+        self.storyboard.problem.connect(lambda message: self.show_message(message, error=True))
+        self.storyboard.planned.connect(self.presenter.end_edit)  # the previs plays the plan
         self.queue_panel.generate_requested.connect(lambda n: g.generate(n))
         self.queue_panel.cancel_requested.connect(g.cancel)
         self.queue_panel.cancel_all_requested.connect(g.cancel_all)
@@ -443,6 +451,9 @@ class MainWindow(QMainWindow):
 
     def generate(self) -> list[str]:
         return self.generation.generate(1)
+
+    def plan_from_prompt(self) -> bool:
+        return self.storyboard.plan()
 
     def generate_variations(self) -> list[str]:
         return self.generation.generate(self.queue_panel.variations_spin.value())

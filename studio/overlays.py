@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPolygonF
 
 from engine.camera import homographies
@@ -45,6 +45,7 @@ class StrokeOverlay:
     region: QPainterPath  # outline of the painted region (mask >= 0.5), normalised
     anchor: np.ndarray  # (2,) normalised
     offsets: np.ndarray = field(repr=False)  # (T, 2) normalised, the anchor's travel
+    label: str = ""  # shown by the region: a storyboard stroke's "red ball · bounces"
 
     def offset(self, frame: int) -> np.ndarray:
         return self.offsets[min(max(frame, 0), len(self.offsets) - 1)]
@@ -77,8 +78,14 @@ def camera_overlay(shot: Shot, width: int, height: int) -> CameraOverlay:
     return CameraOverlay(quads.astype(np.float32), normalised)
 
 
+def planned_ids(shot: Shot) -> frozenset[str]:
+    """The strokes the shot's storyboard plan placed (they carry its labels on screen)."""
+    return frozenset(shot.plan.stroke_ids) if shot.plan is not None else frozenset()
+
+
 def stroke_overlays(shot: Shot) -> list[StrokeOverlay]:
     frames = max(1, shot.duration)
+    planned = planned_ids(shot)
     out = []
     for stroke in shot.strokes:
         if not stroke.visible:
@@ -96,6 +103,7 @@ def stroke_overlays(shot: Shot) -> list[StrokeOverlay]:
                 region=region_outline(stroke.mask),
                 anchor=anchor,
                 offsets=trajectory_offsets(stroke, frames),
+                label=stroke.name if stroke.id in planned else "",
             )
         )
     return out
@@ -162,3 +170,26 @@ def paint_trajectory(
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QBrush(colour))
     painter.drawPolygon(QPolygonF([end, left, right]))
+
+
+def paint_label(painter: QPainter, anchor: QPointF, text: str, colour: QColor) -> None:
+    """A small tag by a stroke ("red ball · bounces"): white text on a dark rounded chip with
+    the stroke's colour as a dot, up and to the right of `anchor`, readable on any picture."""
+    metrics = painter.fontMetrics()
+    pad, dot = 5.0, 7.0
+    width = metrics.horizontalAdvance(text) + 3 * pad + dot
+    height = metrics.height() + pad
+    box = QRectF(anchor.x() + 8, anchor.y() - height - 6, width, height)
+    painter.save()
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QBrush(QColor(12, 14, 18, 200)))
+    painter.drawRoundedRect(box, height / 2, height / 2)
+    painter.setBrush(QBrush(colour))
+    painter.setPen(QPen(QColor(255, 255, 255, 200), 1))
+    painter.drawEllipse(QPointF(box.left() + pad + dot / 2, box.center().y()), dot / 2, dot / 2)
+    painter.setPen(QColor("#ffffff"))
+    text_box = box.adjusted(2 * pad + dot, 0, -pad, 0)
+    painter.drawText(
+        text_box, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text
+    )
+    painter.restore()

@@ -35,6 +35,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
         "generate", ("Ctrl+Return", "Ctrl+Enter"), "Generate the shot", "Generate", ("Ctrl+Enter",)
     ),
     Shortcut("cancel", ("Esc",), "Cancel the running job", "Generate"),
+    Shortcut("plan", ("Ctrl+Shift+P",), "Plan the shot from its prompt", "Generate"),
     Shortcut("new", ("Ctrl+N",), "New project", "File"),
     Shortcut("open", ("Ctrl+O",), "Open project", "File"),
     Shortcut("save", ("Ctrl+S",), "Save", "File"),

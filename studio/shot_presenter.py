@@ -278,14 +278,20 @@ class ShotPresenter(QObject):
             self._show_previs_clip(shot, result.frames, result.key)
 
     def _on_previs_base_ready(self, shot_id: str) -> None:
-        if self.previs_mode and shot_id == self.document.current_shot_id:
-            self.refresh()
+        if shot_id != self.document.current_shot_id:
+            return
+        if self.previs_mode or (self.viewer.kind == "keyframe" and not self._shown_take):
+            self.refresh()  # the keyframe view shows a storyboard's picture too
 
     def _show_keyframe(self) -> None:
         shot = self.document.current_shot
         project = self.document.project
         path = project.keyframe_path(shot) if shot else None
         if shot is None:
+            return
+        if shot.keyframe is None and shot.plan is not None and self.live is not None:
+            picture = self.live.base_image(shot)  # loads it if needed; base_ready follows
+            self.viewer.show_keyframe(picture, shot.duration, project.fps, "Storyboard plan")
             return
         if path is None or not path.is_file():
             self.viewer.show_keyframe(None, shot.duration, project.fps)
@@ -398,4 +404,5 @@ def _overlay_key(shot, width: int, height: int) -> tuple:
         for s in shot.strokes
     )
     camera = repr(shot.camera.to_dict())
-    return (shot.id, width, height, shot.duration, camera, strokes)
+    planned = tuple(shot.plan.stroke_ids) if shot.plan is not None else ()
+    return (shot.id, width, height, shot.duration, camera, (strokes, planned))
