@@ -493,6 +493,10 @@ def test_kinema_plan_prints_the_plan(capsys):
 
 
 def test_in_a_wide_frame_every_planned_path_stays_in_the_picture():
+    for seed in range(12):
+        plan = plan_prompt("a red ball, a blue cube and a green cone", seed, 1, 24.0, 16 / 9)
+        clip = render_plan(plan, 1, 128, 72, 24.0)
+        assert all(o.masks[0].sum() >= 4 for o in clip.objects), seed  # none hidden at first
     for seed in range(6):
         plan = plan_prompt("a red ball bounces high and a man walks", seed, 24, 24.0, 16 / 9)
         clip = render_plan(plan, 24, 128, 72, 24.0)

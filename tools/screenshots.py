@@ -6,8 +6,9 @@ Runs the real window (under Xvfb from the Makefile; any Qt platform works) with 
 settings folder and a scratch copy of the sample, so nothing of the user's is touched.
 The backends are slowed down a little for the "during" pictures only; everything else is
 the app as shipped. The real model is a tiny one built from config on the spot (it needs
-the models extra), so nothing is downloaded. Writes PNGs into the folder given (default:
-screenshots/); `--only real-models` takes just the last part.
+the models extra), so nothing is downloaded. Last, a storyboard: a new shot planned from its
+prompt. Writes PNGs into the folder given (default: screenshots/); `--only real-models` or
+`--only storyboard` takes just that part.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", nargs="?", default=str(ROOT / "screenshots"))
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument(
-        "--only", choices=("studio", "real-models"), help="take only one part (default: all)"
+        "--only",
+        choices=("studio", "real-models", "storyboard"),
+        help="take only one part (default: all)",
     )
     args = parser.parse_args(argv)
     out = Path(args.output)
@@ -121,10 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     window.files.open_path(project)
     wait_until(lambda: window.viewer.view.has_image)
-    if args.only != "real-models":
+    if args.only in (None, "studio"):
         _shoot_studio(window, shoot, settle, wait_until)
-    if args.only != "studio":
+    if args.only in (None, "real-models"):
         _shoot_real_model(window, scratch, shoot, settle, wait_until)
+    if args.only in (None, "storyboard"):
+        _shoot_storyboard(window, shoot, settle, wait_until)
 
     window.shutdown()
     window.close()
@@ -212,6 +217,35 @@ def _shoot_real_model(window, scratch: Path, shoot, settle, wait_until) -> None:
     shoot(window, "real-model-forming.png")
     window.generation.cancel(job)
     wait_until(lambda: not record(job).active, timeout=60)
+
+
+def _shoot_storyboard(window, shoot, settle, wait_until) -> None:
+    """A new shot planned from its prompt alone: labelled strokes over the plan's first
+    frame, the previs playing it, and the inspector saying what the plan holds."""
+    from engine.project import Shot
+    from studio.commands import AddShot, SetShotField
+
+    document = window.document
+    shot = Shot(name="Storyboard", duration=48)
+    document.push(AddShot(document, shot))
+    document.set_current_shot(shot.id)
+    prompt = "two crimson orbs hop across the dunes at twilight while an azure box glides left"
+    document.push(SetShotField(document, shot.id, "prompt", prompt, merge=False))
+    document.push(SetShotField(document, shot.id, "seed", 3, merge=False))
+    box = window.inspector.backend_box  # the built-in model is the one that paints plans
+    box.setCurrentIndex(box.findData("builtin"))
+    box.activated.emit(box.currentIndex())
+    window.inspector_dock.raise_()
+    window.camera_dock.raise_()
+    settle(300)
+    assert window.plan_from_prompt()
+    wait_until(lambda: shot.plan is not None, timeout=60)
+    window.timeline.fit()
+    wait_until(lambda: previs_ready(window), timeout=60)
+    window.viewer.pause()
+    window.viewer.seek(20)
+    settle(600)
+    shoot(window, "storyboard.png")
 
 
 def _drag(widget, points, settle) -> None:

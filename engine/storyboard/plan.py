@@ -280,6 +280,8 @@ def plan_prompt(
     if crossing and asks[0].direction in ("left", "right"):
         _mirror_all(spec, asks[0].direction)
     _keep_in_view(spec, frames, fps, aspect)
+    if not crossing:
+        _unhide(spec, aspect)
     spec.validate()
     return ScenePlan(
         prompt=prompt,
@@ -391,6 +393,49 @@ def _keep_in_view(spec: SceneSpec, frames: int, fps: float, aspect: float) -> No
             else:
                 break
         spec.objects[i] = obj
+
+
+def _unhide(spec: SceneSpec, aspect: float) -> None:
+    """Move an object hidden behind a nearer one in the first frame out from behind it,
+    sideways at its own depth: the world places objects apart on the ground, not on screen,
+    and a storyboard must show (and give a stroke to) everything it was asked for."""
+    from ..camera import Pose
+    from ..synth.rig import build_view
+
+    height = 64
+    width = max(8, round(height * max(aspect, 0.1)))
+    view = build_view([Pose()], width, height, spec.camera_height, spec.camera_pitch)
+    focal = float(view.focals[0])
+    for _ in range(3):
+        moved = False
+        centres = np.array(
+            [[o.position[0], o.position[1] + o.radius, o.position[2]] for o in spec.objects]
+        )
+        if len(centres) < 2:
+            return
+        uv, depth = view.project(centres[None])
+        uv, depth = uv[0], depth[0]
+        radii = np.array([focal * o.radius / max(d, 1e-3) for o, d in zip(spec.objects, depth)])
+        for far in np.argsort(-depth):
+            for near in range(len(spec.objects)):
+                if depth[near] >= depth[far]:
+                    continue
+                gap = abs(uv[far, 0] - uv[near, 0])
+                reach = 1.1 * (radii[far] + radii[near])
+                if gap >= reach or abs(uv[far, 1] - uv[near, 1]) >= reach:
+                    continue
+                x, y, z = spec.objects[far].position
+                side = 1.0 if uv[far, 0] >= uv[near, 0] else -1.0
+                limit = 0.9 * (width / 2) / focal * depth[far]  # half the view at that depth
+                for sign in (side, -side):
+                    dx = sign * (reach - gap if sign == side else reach + gap) * depth[far] / focal
+                    if abs(x + dx) <= limit:
+                        spec.objects[far] = replace(spec.objects[far], position=(x + dx, y, z))
+                        moved = True
+                        break
+                break
+        if not moved:
+            return
 
 
 def _mirror_all(spec: SceneSpec, direction: str) -> None:
