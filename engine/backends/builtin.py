@@ -79,7 +79,7 @@ class BuiltinBackend:
         keyframe = None
         if controls.keyframe is not None:
             keyframe = fit_keyframe(controls.keyframe, plan.width, plan.height)
-        elif controls.strokes:
+        elif controls.strokes and not _only_planned(request.shot):
             report.notice("Without a keyframe the strokes steer the model but hold nothing still.")
         if not (request.shot.get("prompt") or "").strip() and keyframe is None:
             report.notice("No prompt and no keyframe: the model will invent a scene.")
@@ -121,6 +121,12 @@ class BuiltinBackend:
         report.progress(steps, steps, "steps")
         report.preview(frames, steps, steps, complete=True)
         return frames
+
+
+def _only_planned(shot: dict) -> bool:
+    """Every stroke of the shot is its storyboard's (the plan says what is still and what not)."""
+    planned = set((shot.get("plan") or {}).get("stroke_ids") or ())
+    return all(s.get("id") in planned for s in shot.get("strokes") or ())
 
 
 def plan_layout(shot: dict, controls, native) -> np.ndarray | None:
