@@ -276,13 +276,16 @@ def test_eval_builtin_writes_a_report_and_a_sheet(weights, tmp_path):
     from engine.cli import main
 
     report, sheet = tmp_path / "builtin.json", tmp_path / "sheet.png"
-    args = ["eval", "builtin", "--weights", weights, "--clips", "1", "--steps", "2"]
+    args = ["eval", "builtin", "--weights", weights, "--clips", "1", "--steps", "2", "--hand", "1"]
     assert main([*args, "--report", str(report), "--sheet", str(sheet)]) == 0
     data = json.loads(report.read_text())
     summary = data["summary"]
     assert data["cases"][0]["seed"] == 0 and summary["cases"] == 1
     for key in ("prompt_adherence", "camera_direction_ok", "flicker_ratio", "i2v_frame0_psnr"):
         assert key in summary
+    # made from the prompt alone through the planner: its own rows, and the hand prompts'
+    assert {"planned_objects_adherence", "ground_right", "sky_right"} <= set(summary)
+    assert data["cases"][0]["ground"] == "snow" and data["hand_prompts"]["summary"]["cases"] == 1
     assert summary["world_camera_direction_ok"] == 1.0  # the metric agrees with the truth
     assert sheet.stat().st_size > 1000
     assert main(["eval", "builtin", "--weights", str(tmp_path / "none")]) == 2

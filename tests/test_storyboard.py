@@ -363,11 +363,22 @@ def test_the_plan_camera_is_the_worlds_move():
     assert plan_camera(plan_prompt("a ball"), 48).keyframes == []
 
 
-def test_the_plan_picture_is_the_worlds_first_frame():
-    plan = plan_prompt("a yellow star spins on the checker floor", seed=4)
+def test_the_plan_picture_is_a_flat_sketch_of_the_worlds_first_frame():
+    from engine.synth.palette import COLOURS, SKY_GRADIENTS
+
+    plan = plan_prompt("a yellow star spins on the checker floor at dusk", seed=4)
     picture = plan_picture(plan, 160, 96)
     assert picture.shape == (96, 160, 3) and picture.dtype == np.uint8
-    np.testing.assert_array_equal(picture, render_plan(plan, 1, 160, 96, plan.fps).frames[0])
+    star = render_plan(plan, 1, 160, 96, plan.fps).objects[0].masks[0]
+    yellow = (picture == np.array(COLOURS["yellow"], np.uint8)).all(-1)
+    np.testing.assert_array_equal(yellow, star)  # the star's silhouette, flat, where it is
+    top = picture[0, 80].astype(int)  # dusk's gradient up top; one flat ground colour below
+    zenith, horizon = (np.array(c) for c in SKY_GRADIENTS["dusk"])
+    assert (top >= np.minimum(zenith, horizon) - 1).all() and (
+        top <= np.maximum(zenith, horizon) + 1
+    ).all()
+    ground = picture[-1][~star[-1]]
+    assert (ground == ground[0]).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,8 +474,9 @@ def test_render_plans_a_bare_shot_in_memory_for_the_builtin_model_only():
 
 
 def test_a_planned_shot_compiles_to_its_layout_and_previs_picture():
-    from engine.backends.builtin import plan_layout
+    from engine.backends.builtin import plan_storyboard
     from engine.models.pipeline import native_plan
+    from engine.synth.palette import COLOURS
 
     project = Project(width=256, height=144, fps=24.0)
     shot = Shot(prompt="a blue cube slides on the sand, the camera pans right", duration=30)
@@ -477,10 +489,16 @@ def test_a_planned_shot_compiles_to_its_layout_and_previs_picture():
     np.testing.assert_array_equal(controls.guide[0], controls.sketch)  # the previs plays it
     native = native_plan(256, 144, 30, 24.0)
     resampled = controls.resample(native.width, native.height, native.frames)
-    layout = plan_layout(request.shot, controls, resampled)
+    layout, animatic = plan_storyboard(request.shot, controls, resampled)
     latent = (native.height // 8, native.width // 8)
     assert layout.shape == (LAYOUT_CHANNELS, 1 + (native.frames - 1) // 4, *latent)
     assert layout[0].sum() > 0
+    # the animatic the model starts from: the cube in flat blue wherever the layout has it
+    assert animatic.shape == (native.frames, native.height, native.width, 3)
+    blue = (animatic == np.array(COLOURS["blue"], np.uint8)).all(-1)
+    for j in range(layout.shape[1]):
+        cells = blue[4 * j].reshape(latent[0], 8, latent[1], 8).any(axis=(1, 3))
+        assert cells.any() and (layout[0, j][cells] > 0).all()
 
 
 def test_kinema_plan_prints_the_plan(capsys):

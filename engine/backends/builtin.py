@@ -84,13 +84,16 @@ class BuiltinBackend:
         if not (request.shot.get("prompt") or "").strip() and keyframe is None:
             report.notice("No prompt and no keyframe: the model will invent a scene.")
         steps = max(1, int(request.steps))
+        storyboard = (
+            None if keyframe is not None else plan_storyboard(request.shot, controls, native)
+        )
         common = dict(
             steps=steps,
             guidance=float(request.guidance),
             seed=int(request.seed),
             keyframe=keyframe,
             check_cancel=cancel.raise_if_cancelled,
-            layout=None if keyframe is not None else plan_layout(request.shot, controls, native),
+            layout=None if storyboard is None else storyboard[0],
         )
 
         def on_preview(frames: np.ndarray, done: int, total: int, unit: str = "steps") -> None:
@@ -107,12 +110,17 @@ class BuiltinBackend:
             )
         else:
             strength = float(request.guide_strength)
+            guide = None
+            if strength > 0:  # a keyframe's previs, else the plan's animatic
+                guide = native.guide if keyframe is not None else None
+                guide = storyboard[1] if storyboard is not None else guide
             frames = self._model.generate(
                 prompt,
                 native,
-                guide=native.guide if keyframe is not None and strength > 0 else None,
+                guide=guide,
                 guide_strength=strength,
-                sketch=True,  # without a keyframe, the first frame of a draft is carried
+                # with neither, the first frame of a draft is carried along the controls
+                sketch=guide is None,
                 on_preview=on_preview,
                 preview_every=3,
                 **common,
@@ -129,8 +137,9 @@ def _only_planned(shot: dict) -> bool:
     return all(s.get("id") in planned for s in shot.get("strokes") or ())
 
 
-def plan_layout(shot: dict, controls, native) -> np.ndarray | None:
-    """The shot's storyboard plan as the generator's layout at native scale, or None.
+def plan_storyboard(shot: dict, controls, native) -> tuple[np.ndarray, np.ndarray] | None:
+    """The shot's storyboard plan at native scale, or None: (the generator's layout, the
+    plan's animatic `(T, h, w, 3)` to start from).
 
     The plan is simulated over the shot's own duration, sampled at the native frames (so
     native frame i is the shot's frame i (F - 1) / (n - 1), as the strokes and camera are
@@ -139,6 +148,7 @@ def plan_layout(shot: dict, controls, native) -> np.ndarray | None:
     """
     from ..errors import InvalidRequest, ProjectError
     from ..storyboard import ScenePlan, layout_for
+    from ..storyboard.sketch import plan_animatic
 
     if not shot.get("plan"):
         return None
@@ -148,4 +158,5 @@ def plan_layout(shot: dict, controls, native) -> np.ndarray | None:
         raise InvalidRequest(f"The shot's storyboard plan is not valid: {error}") from error
     seconds = (controls.frames - 1) / controls.fps
     fps = (native.frames - 1) / seconds if controls.frames > 1 else native.fps
-    return layout_for(plan, native.frames, native.width, native.height, fps, native.poses)
+    size = (native.frames, native.width, native.height, fps, native.poses)
+    return layout_for(plan, *size), plan_animatic(plan, *size)

@@ -15,6 +15,14 @@ how closely the clip followed them (`engine.metrics`), next to the world clip's 
 - image-to-video: PSNR of frame 0 against the given keyframe;
 - extension: warp error at the seam against the rest of the continued clip.
 
+With the planner (the default; `--no-plan` skips it), each case is also made from its prompt
+alone, as the studio's Generate makes a shot with no keyframe: the caption is planned
+(`engine.storyboard`), the plan's strokes, camera move and layout steer the generator, and
+the figures say whether every named object is there in its colour where the plan put it, and
+whether the ground and sky are the ones named (`scene_judge`). Twenty hand-written prompts in
+words the captioner never uses (`prompts.HAND_PROMPTS`) are made the same way and summarised
+apart.
+
 Clips are made as the studio makes them: `--guide-strength` (a shot's default, 0.6) has the
 previs of the first frame guide the clip (for text-to-video, the first frame of a draft; see
 `BuiltinModel.generate`); `--guide-strength 0` measures the model alone.
@@ -30,6 +38,7 @@ import cv2
 import numpy as np
 
 from . import ProgressLine, finite_or_none, format_table, sha256_file, write_report
+from .prompts import HAND_PROMPTS
 
 FRAMES, SIZE, FPS = 25, 128, 12.0
 
@@ -106,6 +115,123 @@ def colour_area(frames: np.ndarray, colour: str) -> float:
     return float(colour_mask(frames[..., ::3, ::3, :], colour).mean())
 
 
+def planned_case(prompt: str, seed: int) -> dict:
+    """The shot the studio sets up for a prompt alone: the planner's storyboard (strokes for
+    its moving objects, its camera move), layout and flat-colour animatic, and the plan as the
+    world draws it (`truth`), which says where each planned object should be and in what
+    colour (the generator never sees the world's pixels)."""
+    from ..controls import compile_shot
+    from ..storyboard import layout_for, plan_camera, plan_prompt, plan_strokes, render_plan
+    from ..storyboard.sketch import plan_animatic
+
+    plan = plan_prompt(prompt, seed, FRAMES, FPS)
+    truth = render_plan(plan, FRAMES, SIZE, SIZE, FPS)
+    camera, strokes = plan_camera(plan, FRAMES), plan_strokes(plan, FRAMES, SIZE, SIZE, FPS)
+    controls = compile_shot(camera, strokes, width=SIZE, height=SIZE, frames=FRAMES, fps=FPS)
+    return {
+        "seed": seed,
+        "prompt": prompt,
+        "plan": plan,
+        "truth": truth,
+        "controls": controls,
+        "layout": layout_for(plan, FRAMES, SIZE, SIZE, FPS),
+        "animatic": plan_animatic(plan, FRAMES, SIZE, SIZE, FPS),
+    }
+
+
+def object_present(frames: np.ndarray, truth, index: int) -> bool | None:
+    """Is the plan's object `index` there, in its colour, where the plan puts it?
+
+    Inside the object's planned region (grown by 5 pixels, frame by frame), the generated clip
+    must show its colour in at least a quarter of the share the plan's own render does. None
+    when the object is out of view or its colour does not show even in the render.
+    """
+    obj = truth.objects[index]
+    kernel = np.ones((11, 11), np.uint8)
+    region = np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in obj.masks])
+    if region.sum() < 8:
+        return None
+    want = colour_mask(truth.frames[region], obj.colour).mean()  # (N, 3) pixels: quick
+    if want < 0.05:
+        return None
+    return bool(colour_mask(frames[region], obj.colour).mean() >= 0.25 * want)
+
+
+def match_objects(truth, wanted) -> list[int | None]:
+    """For each asked (colour, kind), a distinct planned object of that colour and kind."""
+    free = list(range(len(truth.objects)))
+    out: list[int | None] = []
+    for colour, kind in wanted:
+        hit = next(
+            (i for i in free if (truth.objects[i].colour, truth.objects[i].kind) == (colour, kind)),
+            None,
+        )
+        if hit is not None:
+            free.remove(hit)
+        out.append(hit)
+    return out
+
+
+def evaluate_planned(
+    model, case: dict, wanted, ground: str, sky: str, steps: int, guidance: float,
+    guide_strength: float,
+) -> tuple[dict, np.ndarray]:  # fmt: skip
+    """Text-to-video from a prompt alone, as the studio makes it: planned, then generated."""
+    from .. import metrics
+    from .scene_judge import scene_judge
+
+    controls, truth = case["controls"], case["truth"]
+    start = time.perf_counter()
+    guide = case["animatic"] if guide_strength > 0 else None  # as the built-in backend does
+    frames = model.generate(
+        case["prompt"], controls, steps=steps, guidance=guidance, seed=case["seed"],
+        guide=guide, guide_strength=guide_strength, sketch=guide is None, layout=case["layout"],
+    )  # fmt: skip
+    record = {
+        "seed": case["seed"],
+        "prompt": case["prompt"],
+        "seconds": time.perf_counter() - start,
+    }
+    found = []
+    for index in match_objects(truth, wanted):
+        found.append(False if index is None else object_present(frames, truth, index))
+    judged = [f for f in found if f is not None]
+    record["objects_ok"] = bool(judged) and all(judged)
+    record["object_share"] = float(np.mean(judged)) if judged else None
+    record["planned_as_asked"] = None not in match_objects(truth, wanted)
+    judge = scene_judge()
+    record.update(
+        ground=ground, ground_seen=judge.ground(frames), sky=sky, sky_seen=judge.sky(frames)
+    )
+    record["ground_ok"] = record["ground_seen"] == ground
+    record["sky_ok"] = record["sky_seen"] == sky
+    if controls.strokes:
+        stroke = controls.strokes[0]
+        mask = stroke.mask > 0.5
+        record["planned_brush_error_pct"] = metrics.brush_adherence(
+            frames, mask, _stroke_path(stroke, controls)
+        ).mean_error_pct
+    if controls.has_camera_motion:
+        cam = metrics.camera_adherence(frames, controls.homographies)
+        record["planned_camera_ok"] = bool(cam.direction_ok)
+    return record, frames
+
+
+def _stroke_path(stroke, controls) -> np.ndarray:
+    """(T, 2) pixels: where the stroke asks its anchor to be in each frame (points without a
+    time are spread evenly, as the stroke compiler does when none has one)."""
+    pts = stroke.trajectory
+    times = [p.frame for p in pts]
+    if any(t is None for t in times):
+        times = list(np.linspace(0, controls.frames - 1, len(pts)))
+    xs = [p.x * controls.width for p in pts]
+    ys = [p.y * controls.height for p in pts]
+    frames = np.arange(controls.frames)
+    return np.stack([np.interp(frames, times, xs), np.interp(frames, times, ys)], 1).astype(
+        np.float32
+    )
+
+
 def evaluate_case(
     model, case: dict, steps: int, guidance: float, guide_strength: float = 0.0
 ) -> tuple[dict, np.ndarray]:
@@ -180,6 +306,13 @@ def summarise(records: list[dict]) -> dict:
     return {
         "cases": len(records),
         "prompt_adherence": share("prompt_ok"),
+        "planned_objects_adherence": share("objects_ok"),
+        "planned_object_share": mean("object_share"),
+        "planned_as_asked": share("planned_as_asked"),
+        "ground_right": share("ground_ok"),
+        "sky_right": share("sky_ok"),
+        "planned_brush_error_pct": mean("planned_brush_error_pct"),
+        "planned_camera_direction_ok": share("planned_camera_ok"),
         "brush_error_pct": mean("brush_error_pct"),
         "world_brush_error_pct": mean("world_brush_error_pct"),
         "camera_direction_ok": share("camera_ok"),
@@ -217,6 +350,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--sheet", type=Path, help="also write a contact sheet PNG of 6 generated clips here")
     opt("--device", default="cpu", help="cpu (default) or cuda")
     opt("--threads", type=int, help="CPU threads for torch")
+    opt(
+        "--no-plan",
+        dest="plan",
+        action="store_false",
+        help="skip text-to-video from the prompt alone through the storyboard planner",
+    )
+    opt(
+        "--hand",
+        type=int,
+        default=len(HAND_PROMPTS),
+        help=f"hand-written prompts to make from the prompt alone (all {len(HAND_PROMPTS)})",
+    )
+    opt(
+        "--prompt-sheet",
+        type=Path,
+        help="also write a contact sheet of 16 clips made from prompts alone (planned) here",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,11 +377,23 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = BuiltinModel.load(args.weights, args.device)
-    progress = ProgressLine(args.clips)
-    records, sheet_rows = [], []
+    hand = HAND_PROMPTS[: max(0, args.hand)] if args.plan else ()
+    progress = ProgressLine(args.clips + len(hand))
+    records, sheet_rows, prompt_rows = [], [], []
     for n, seed in enumerate(range(args.clips)):
         case = heldout_case(seed)
         record, frames = evaluate_case(model, case, args.steps, args.guidance, args.guide_strength)
+        if args.plan:
+            clip = case["clip"]
+            planned, made = evaluate_planned(
+                model, planned_case(case["prompt"], seed),
+                [(o.colour, o.kind) for o in clip.objects], clip.meta["ground"], clip.meta["sky"],
+                args.steps, args.guidance, args.guide_strength,
+            )  # fmt: skip
+            record["planned_seconds"] = planned.pop("seconds")
+            record.update({k: v for k, v in planned.items() if k not in ("seed", "prompt")})
+            if len(prompt_rows) < 8:
+                prompt_rows.append((f"seed {seed}: {case['prompt']}", made))
         records.append(record)
         if len(sheet_rows) < 12 and n < 6:
             sheet_rows += [
@@ -239,6 +401,16 @@ def run(args: argparse.Namespace) -> int:
                 ("  the world's clip", case["clip"].frames),
             ]
         progress(n + 1, f"seed {seed}")
+    hand_records = []
+    for i, asked in enumerate(hand):
+        record, made = evaluate_planned(
+            model, planned_case(asked.text, i), asked.objects, asked.ground, asked.sky,
+            args.steps, args.guidance, args.guide_strength,
+        )  # fmt: skip
+        hand_records.append(record)
+        if len(prompt_rows) < 16:
+            prompt_rows.append((f"hand {i}: {asked.text}", made))
+        progress(args.clips + i + 1, f"hand prompt {i}")
     summary = summarise(records)
     report = {
         "model": "builtin",
@@ -257,6 +429,17 @@ def run(args: argparse.Namespace) -> int:
             for r in records
         ],
     }
+    if hand_records:
+        hand_summary = summarise(hand_records)
+        report["hand_prompts"] = {
+            "summary": {
+                k: finite_or_none(v) if isinstance(v, float) else v for k, v in hand_summary.items()
+            },
+            "cases": [
+                {k: finite_or_none(v) if isinstance(v, float) else v for k, v in r.items()}
+                for r in hand_records
+            ],
+        }
     path = write_report(args.report, report)
     columns = [(k, k) for k in summary if k != "cases"]
     print(
@@ -264,10 +447,19 @@ def run(args: argparse.Namespace) -> int:
             [("value", "value")], [(k, {"value": summary[k]}) for k, _ in columns], "figure"
         )
     )
+    if hand_records:
+        keys = ("planned_objects_adherence", "planned_as_asked", "ground_right", "sky_right")
+        figures = ", ".join(f"{k} {hand_summary[k]}" for k in keys)
+        print(f"{len(hand_records)} hand-written prompts: {figures}")
     print(f"Report: {path}")
     if args.sheet:
         from .sheet import contact_sheet
 
         contact_sheet(sheet_rows, args.sheet)
         print(f"Contact sheet: {args.sheet}")
+    if args.prompt_sheet and prompt_rows:
+        from .sheet import contact_sheet
+
+        contact_sheet(prompt_rows, args.prompt_sheet, group=1)
+        print(f"Prompts-alone contact sheet: {args.prompt_sheet}")
     return 0

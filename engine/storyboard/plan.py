@@ -532,9 +532,12 @@ def layout_for(
 
 
 def plan_picture(plan: ScenePlan, width: int, height: int) -> np.ndarray:
-    """(height, width, 3) uint8: the plan's first frame, the picture its storyboard is drawn
-    on (where a keyframe would be): the previs moves it along the plan's strokes and camera."""
-    return render_plan(plan, 1, width, height, plan.fps).frames[0]
+    """(height, width, 3) uint8: the plan's first frame as a storyboard sketch (flat colour,
+    `sketch.plan_sketch`), the picture its storyboard is drawn on where a keyframe would be:
+    the previs moves it along the plan's strokes and camera."""
+    from .sketch import plan_sketch
+
+    return plan_sketch(plan, width, height)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,63 @@
+"""The storyboard sketch: a plan as flat blocks of colour, the way a storyboard artist blocks
+in a shot before anyone paints it, one picture per frame (an animatic).
+
+Sky as its time of day's gradient above the horizon, the ground as one flat colour of its kind
+under that light, each object as a flat silhouette in its palette colour where the plan puts
+it in that frame. No texture, shading, shadows, far layer or stars: the generator paints all
+of that. A planned shot with no keyframe is generated from this animatic noised to the shot's
+guide strength (as a keyframe's previs guides it), so the colours the prompt names are there
+from the first step instead of being left to cross-attention, which a model this small cannot
+bind; the layout channels then hold the objects to their places.
+
+Only the plan's labels are used (each object's visible region per frame, from the world's
+simulation and projection, filmed through the shot's camera poses) and the palette's named
+colours; none of the world's rendered pixels. The first frame is also the picture the studio
+draws a planned shot's storyboard on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..synth.palette import COLOURS, GROUND_COLOURS, GROUND_LIGHT, LIGHT_TINT, SKY_GRADIENTS
+from ..synth.rig import FOV_DEG, build_view
+from .plan import ScenePlan, render_plan
+
+
+def _backdrop(plan: ScenePlan, view, t: int) -> np.ndarray:
+    """(h, w, 3) float32: sky gradient above the horizon, flat ground below, for frame t."""
+    spec = plan.spec
+    h, w = view.height, view.width
+    f = float(view.focals[t])
+    u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
+    rays = np.stack([(u - view.cx) / f, -(v - view.cy) / f, np.ones_like(u)], -1)
+    up = (rays @ view.rotations[t].T)[..., 1] / np.linalg.norm(rays, axis=-1)  # world y
+    zenith, low = (np.asarray(c, np.float32) for c in SKY_GRADIENTS[spec.sky])
+    rise = (np.clip(up, 0.0, 1.0) ** 0.55).astype(np.float32)[..., None]
+    sky = low + (zenith - low) * rise
+    dark, light = (np.asarray(c, np.float32) for c in GROUND_COLOURS[spec.ground])
+    ground = (dark + light) / 2 * np.asarray(LIGHT_TINT[spec.sky], np.float32)
+    ground = ground * GROUND_LIGHT[spec.sky]
+    return np.where((up < 0)[..., None], ground, sky)
+
+
+def plan_animatic(
+    plan: ScenePlan, frames: int, width: int, height: int, fps: float, poses=None
+) -> np.ndarray:
+    """(frames, height, width, 3) uint8: the plan as flat colour, frame by frame, filmed through
+    `poses` (the shot's camera) or the plan's own camera move."""
+    clip = render_plan(plan, frames, width, height, fps, poses)
+    spec = plan.spec
+    view = build_view(clip.poses, width, height, spec.camera_height, spec.camera_pitch, FOV_DEG)
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for t in range(frames):
+        image = _backdrop(plan, view, t)
+        for label in clip.objects:  # visible regions, occlusion applied: order does not matter
+            image[label.masks[t].astype(bool)] = np.asarray(COLOURS[label.colour], np.float32)
+        out[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def plan_sketch(plan: ScenePlan, width: int, height: int) -> np.ndarray:
+    """(height, width, 3) uint8: the plan's first frame as flat blocks of colour."""
+    return plan_animatic(plan, 1, width, height, plan.fps)[0]
