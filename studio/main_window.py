@@ -420,7 +420,7 @@ class MainWindow(QMainWindow):
         self.live_previs.base_ready.connect(self.brush_panel.on_base_ready)
         self.exporter.started.connect(self._on_export_started)
         self.exporter.progress.connect(self._on_export_progress)
-        self.exporter.finished.connect(lambda path: self._on_export_ended(f"Exported {path}"))
+        self.exporter.finished.connect(self._on_export_finished)
         self.exporter.failed.connect(self._on_export_failed)
         self.exporter.cancelled.connect(lambda: self._on_export_ended("Export cancelled."))
 
@@ -569,6 +569,9 @@ class MainWindow(QMainWindow):
         for widget in (self.export_label, self.export_bar, self.export_cancel):
             widget.hide()
         self.show_message(message)
+
+    def _on_export_finished(self, path: str) -> None:
+        self._on_export_ended(" ".join([f"Exported {path}.", *self.exporter.notes]))
 
     def _on_export_failed(self, message: str) -> None:
         self._on_export_ended(message)

@@ -149,7 +149,7 @@ def test_the_playhead_is_frame_accurate_against_the_export(qtbot, window, tmp_pa
     assert first.duration == 40
     target = tmp_path / "frames"
     with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
-        assert window.export(ExportOptions(path=target, scope="sequence", format="png"))
+        assert window.export(ExportOptions(path=target, scope="sequence", codec="png"))
     exported = sorted(target.glob("frame_*.png"))
     assert len(exported) == 40 + 36
     for sequence_frame, shot, local in (
