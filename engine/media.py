@@ -51,6 +51,8 @@ VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", "
 #: progress(done, total); total is 0 when not known in advance (a busy indicator)
 ProgressFn = Callable[[int, int], None]
 
+#: frames an encoder may hold back to reorder (B-frame pyramids reach 16)
+_MAX_REORDER = 64
 # the NTSC family: a requested 23.976 means 24000/1001, which players show as 23.98
 _NTSC_BASES = (24, 30, 48, 60, 120)
 
@@ -341,6 +343,7 @@ def write_video(
             # Tag what we convert with, so players decode the colours we meant.
             ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
             ctx.color_range = 1  # limited ("MPEG") range
+            last_dts = None
             for index, frame in enumerate(frames):
                 frame = _checked_frame(frame, path, index, first.shape)
                 frame = _legal(frame, scale, coded_w, coded_h)
@@ -348,16 +351,32 @@ def write_video(
                     format=spec.pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG"
                 )
                 video_frame.pts = index
-                container.mux(stream.encode(video_frame))
+                last_dts = _mux(container, stream.encode(video_frame), last_dts)
                 if progress is not None:
                     progress(index + 1, total)
-            container.mux(stream.encode(None))  # flush delayed (B-)frames
+            _mux(container, stream.encode(None), last_dts)  # flush delayed (B-)frames
         except BaseException:
             with contextlib.suppress(av.FFmpegError, OSError):
                 container.close()
             raise
         container.close()
     return notes
+
+
+def _mux(container, packets, last_dts: int | None) -> int | None:
+    """Mux packets in order; returns the last decode time stamp.
+
+    libx265 leaves the decode time of a clip of one or two frames unset (a random number);
+    a dts after its pts, or further before it than any encoder reorders (time stamps count
+    frames here), is set to follow the previous one.
+    """
+    for packet in packets:
+        pts, dts = packet.pts, packet.dts
+        if pts is not None and (dts is None or not pts - _MAX_REORDER <= dts <= pts):
+            packet.dts = packet.pts if last_dts is None else max(last_dts + 1, packet.pts)
+        last_dts = packet.dts
+        container.mux(packet)
+    return last_dts
 
 
 def write_image_sequence(
@@ -405,6 +424,7 @@ def write_image_sequence(
             ctx = av.CodecContext.create(spec.encoder, "w")
             ctx.width, ctx.height, ctx.pix_fmt = width, height, spec.pix_fmt
             ctx.time_base = Fraction(1, 24)
+            ctx.options = spec.encoder_options()
             ctx.thread_count = 0
             ctx.thread_type = "AUTO"
 
