@@ -329,7 +329,7 @@ def import_shots(
     the file's folder, a `media/` beside it or the media of a project beside it; a shot
     whose keyframe is nowhere is added without one, with a note.
     """
-    from .project import PROJECT_FILE, Project, Shot, ShotSettings
+    from .project import PROJECT_FILE, Project
 
     source = Path(source)
     recipe = read_recipe(source)
@@ -349,6 +349,28 @@ def import_shots(
             f"Created the project '{project.folder.name}' at {project.width}x{project.height}, "
             f"{project.fps:g} fps, as the shot was made."
         )
+    shots, more = shots_from_recipe(recipe, entries, project, source, keyframe)
+    project.shots.extend(shots)
+    project.save()
+    return ImportResult(project, shots, notes + more)
+
+
+def shots_from_file(
+    source: str | os.PathLike, project, which: str | None = None
+) -> tuple[list, list[str]]:
+    """New `Shot`s for what `source` carries, not yet in `project` (a drop on the timeline:
+    the studio adds them with an undoable command); keyframes found are copied into its
+    media. Returns the shots and the notes."""
+    source = Path(source)
+    recipe = read_recipe(source)
+    return shots_from_recipe(recipe, _pick(recipe, which, source), project, source, None)
+
+
+def shots_from_recipe(recipe: Recipe, entries, project, source: Path, keyframe):
+    """The shots `entries` describe, for `project`; returns them and the notes."""
+    from .project import Shot, ShotSettings
+
+    notes: list[str] = []
     shots = []
     for entry in entries:
         request = entry.request
@@ -373,10 +395,8 @@ def import_shots(
                 f"is {project.width}x{project.height}, {project.fps:g} fps, so a re-render here "
                 "gives other frames."
             )
-        project.shots.append(shot)
         shots.append(shot)
-    project.save()
-    return ImportResult(project, shots, notes)
+    return shots, notes
 
 
 def _pick(recipe: Recipe, which: str | None, source: Path) -> list[ShotRecipe]:
@@ -414,6 +434,11 @@ def _find_keyframe(entry: ShotRecipe, project, source: Path, given, notes: list[
                 "(its SHA-256 differs): a re-render will differ."
             )
         return project.import_media(given)
+    if project.folder is None:
+        notes.append(
+            f"'{entry.name}' was added without its keyframe: save the project, then set it."
+        )
+        return None
     media = project.folder / "media"
     for candidate in sorted(media.iterdir()) if media.is_dir() else []:
         if candidate.is_file() and _file_hash(candidate) == wanted:
@@ -427,7 +452,7 @@ def _find_keyframe(entry: ShotRecipe, project, source: Path, given, notes: list[
             return project.import_media(candidate)
     notes.append(
         f"The keyframe of '{entry.name}' ({name}, sha256 {wanted[:12]}…) was not found: the "
-        "shot was added without it. Give it with --keyframe, or set it before re-rendering."
+        "shot was added without it. Set it (or give it with --keyframe) before re-rendering."
     )
     return None
 
