@@ -26,10 +26,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import re
 import secrets
 import shutil
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -240,7 +242,7 @@ def write_image(
         raise MediaError(f"Could not write '{path.name}': the image could not be encoded.")
     data = encoded.tobytes()
     if metadata and suffix == ".png":
-        data = _tag_image(data, "png", metadata)
+        data = b"".join(_tag_image(data, "png", metadata))
     with _atomic_output(path) as temp:
         try:
             temp.write_bytes(data)
@@ -418,6 +420,9 @@ def write_image_sequence(
         staging.mkdir()
     except OSError as error:
         raise MediaError(f"Could not write '{folder.name}': {_os_reason(error)}.") from error
+    # Files are written and fsynced on a few threads while the encoder goes on: syncing a
+    # 16-bit 1080p frame (12 MB) to disk takes longer than encoding it.
+    writer = _FrameWriter(folder)
     try:
         with _writing(folder):
             height, width = first.shape[:2]
@@ -430,28 +435,31 @@ def write_image_sequence(
 
             def store(packets) -> None:
                 for packet in packets:
-                    data = _tag_image(bytes(packet), spec.encoder, metadata)
+                    parts = _tag_image(bytes(packet), spec.encoder, metadata)
                     name = f"{prefix}{packet.pts:0{digits}d}{ext}"
-                    _write_synced(staging / name, data, folder)
+                    writer.write(staging / name, parts)  # a failed earlier write raises here
                     names.append(name)
                     if progress is not None:
                         progress(len(names), total)
 
             for index, frame in enumerate(frames):
                 frame = _checked_frame(frame, folder, index, first.shape)
-                if spec.pix_fmt == "rgb48le":
-                    image = av.VideoFrame.from_ndarray(frame.astype("<u2") * 257, "rgb48le")
+                if spec.pix_fmt == "rgb48le":  # v * 257 maps 0..255 onto 0..65535 exactly
+                    wide = np.multiply(frame, 257, dtype=np.uint16)
+                    image = av.VideoFrame.from_ndarray(wide, format="rgb48le")
                 else:
                     image = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 image.pts = index
                 store(ctx.encode(image))
             store(ctx.encode(None))
+            writer.close()
         names.sort()
         for name in names:
             os.replace(staging / name, folder / name)
     except OSError as error:
         raise MediaError(f"Could not write '{folder.name}': {_os_reason(error)}.") from error
     finally:
+        writer.close(abandon=True)
         shutil.rmtree(staging, ignore_errors=True)
     _remove_stale(folder, prefix, ext, set(names))
     return [folder / name for name in names]
@@ -747,11 +755,61 @@ def _legal(frame: np.ndarray, scale: int, width: int, height: int) -> np.ndarray
     return frame
 
 
-def _write_synced(path: Path, data: bytes, where: Path) -> None:
-    """Write and fsync one file (a frame staged for an atomic sequence)."""
+class _FrameWriter:
+    """A few daemon threads that write and fsync staged frames while the encoder goes on.
+
+    At most 8 frames wait; `write` raises the first failed write's error, `close` waits for
+    the rest (or, abandoning, drops what has not started). Plain threads with `daemon` set,
+    not a ThreadPoolExecutor: that would register the calling thread (a Qt pool's, in the
+    studio) with `threading` for good.
+    """
+
+    def __init__(self, where: Path, workers: int = 4):
+        self._where = where
+        self._jobs: queue.Queue = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._abandon = False
+        self._finished = threading.Semaphore(0)  # one release per worker that has stopped
+        self._threads = [
+            threading.Thread(target=self._run, name="kinema-frames", daemon=True)
+            for _ in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._error is None and not self._abandon:
+                try:
+                    _write_synced(*job, self._where)
+                except BaseException as error:  # handed to the encoding thread
+                    self._error = error
+        self._finished.release()
+
+    def write(self, path: Path, parts: list) -> None:
+        if self._error is not None:
+            raise self._error
+        self._jobs.put((path, parts))
+
+    def close(self, abandon: bool = False) -> None:
+        if not self._threads:
+            return
+        self._abandon = abandon
+        for _ in self._threads:
+            self._jobs.put(None)
+        for _ in self._threads:  # not join(): it too would register the calling thread
+            self._finished.acquire()
+        self._threads = []
+        if self._error is not None and not abandon:
+            raise self._error
+
+
+def _write_synced(path: Path, parts: list[bytes], where: Path) -> None:
+    """Write and fsync one file from its parts (a frame staged for an atomic sequence)."""
     try:
         with open(path, "wb") as handle:
-            handle.write(data)
+            for part in parts:
+                handle.write(part)
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as error:
@@ -772,10 +830,10 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIFF_DESCRIPTION = 270  # the ImageDescription tag
 
 
-def _tag_image(data: bytes, encoder: str, metadata: dict[str, str] | None) -> bytes:
-    """An encoded PNG or TIFF file with `metadata` written into it."""
+def _tag_image(data: bytes, encoder: str, metadata: dict[str, str] | None) -> list[bytes]:
+    """An encoded PNG or TIFF file with `metadata` written into it, as parts to write."""
     if not metadata:
-        return data
+        return [data]
     if encoder == "png":
         return _png_with_text(data, metadata)
     text = metadata.get("kinema") or json.dumps(metadata, ensure_ascii=True)
@@ -786,7 +844,7 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _png_with_text(data: bytes, metadata: dict[str, str]) -> bytes:
+def _png_with_text(data: bytes, metadata: dict[str, str]) -> list:
     """Insert one text chunk per key after the header: zTXt (compressed) for long values."""
     assert data[:8] == _PNG_SIGNATURE, "not a PNG"
     header_end = 8 + 8 + struct.unpack(">I", data[8:12])[0] + 4  # signature + IHDR chunk
@@ -798,10 +856,11 @@ def _png_with_text(data: bytes, metadata: dict[str, str]) -> bytes:
             chunks.append(_png_chunk(b"zTXt", name + b"\0\0" + zlib.compress(body, 9)))
         else:
             chunks.append(_png_chunk(b"tEXt", name + b"\0" + body))
-    return data[:header_end] + b"".join(chunks) + data[header_end:]
+    view = memoryview(data)
+    return [view[:header_end], *chunks, view[header_end:]]
 
 
-def _tiff_with_description(data: bytes, text: str) -> bytes:
+def _tiff_with_description(data: bytes, text: str) -> list:
     """A little-endian TIFF with an ImageDescription: the text and a new first IFD (with the
     tag added in order) are appended, the header pointed at it; the rest stays in place."""
     assert data[:4] == b"II*\0", "not a little-endian TIFF"
@@ -809,17 +868,16 @@ def _tiff_with_description(data: bytes, text: str) -> bytes:
     (count,) = struct.unpack_from("<H", data, ifd)
     entries = [data[ifd + 2 + 12 * i : ifd + 14 + 12 * i] for i in range(count)]
     (next_ifd,) = struct.unpack_from("<I", data, ifd + 2 + 12 * count)
-    out = bytearray(data)
-    out += b"\0" * (len(out) % 2)
+    size = len(data) + len(data) % 2
     value = text.encode("ascii", errors="replace") + b"\0"
-    at = len(out)
-    out += value + b"\0" * (len(value) % 2)
+    value += b"\0" * (len(value) % 2)
     entries = [e for e in entries if struct.unpack_from("<H", e)[0] != _TIFF_DESCRIPTION]
-    entries.append(struct.pack("<HHII", _TIFF_DESCRIPTION, 2, len(value), at))
+    entries.append(struct.pack("<HHII", _TIFF_DESCRIPTION, 2, len(value), size))
     entries.sort(key=lambda e: struct.unpack_from("<H", e)[0])
-    struct.pack_into("<I", out, 4, len(out))
-    out += struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", next_ifd)
-    return bytes(out)
+    header = data[:4] + struct.pack("<I", size + len(value))  # the new IFD comes last
+    table = struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", next_ifd)
+    view = memoryview(data)
+    return [header, view[8:], b"\0" * (len(data) % 2), value, table]
 
 
 def read_image_text(path: str | os.PathLike) -> dict[str, str]:
