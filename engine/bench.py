@@ -7,10 +7,8 @@ median of several runs after a warm-up so one slow run does not skew the number.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -166,23 +164,11 @@ def _three_strokes_and_a_pan(width: int, height: int, frames: int):
     return lambda: compile_shot(camera, strokes, keyframe=keyframe, **size)
 
 
-def bench_media(frames: int = 48) -> dict:
-    """MP4 encoding (H.264, yuv420p, CRF 18, preset medium) of a moving previs clip."""
-    from .media import write_mp4
-    from .previs import previs_video
+def bench_media() -> dict:
+    """Each delivery codec's encode speed at 720p and 1080p against the ffmpeg command line."""
+    from .codec_bench import bench_media as run
 
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for width, height in SIZES:
-            controls = _sample_shot_controls(width, height, frames)()
-            clip = previs_video(controls.base_image(), controls.homographies, controls.fields())
-            path = Path(tmp) / f"bench_{width}x{height}.mp4"
-            seconds = _median_time(lambda c=clip, p=path: write_mp4(p, c, 24.0), repeats=3)
-            results[f"{width}x{height}"] = {"frames": frames, "encode_fps": frames / seconds}
-    print(f"MP4 encode, {frames} frames (median of 3):")
-    for size, r in results.items():
-        print(f"  {size:>9s}: {r['encode_fps']:7.1f} frames/s")
-    return results
+    return run()
 
 
 def bench_world() -> dict:

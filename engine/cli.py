@@ -1,5 +1,5 @@
-"""`kinema` entry point: no subcommand opens the studio; `render`, `info`, `models`, `plan`,
-`bench`, `train`, `eval`.
+"""`kinema` entry point: no subcommand opens the studio; `render`, `export`, `inspect`,
+`import-shot`, `info`, `models`, `plan`, `bench`, `train`, `eval`.
 
 Bad input ends in one clean line on stderr and exit code 2 (`kinema: error: ...`), never
 a traceback; an unexpected crash exits 1 and points at the log.
@@ -22,15 +22,35 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_CRASH, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+_OUTPUT_HELP = (
+    "OUT.mp4/.mov/.webm/.mkv; a folder for PNG or TIFF frames; or CUT.otio/.edl/.xml for a "
+    "timeline with one media file per shot in CUT_media/"
+)
+
+
+def _add_delivery_options(p: argparse.ArgumentParser) -> None:
+    from .codecs import CODECS, PRESETS
+
+    p.add_argument(
+        "--codec",
+        choices=list(CODECS),
+        metavar="CODEC",
+        help=f"one of {', '.join(CODECS)} (default: from the extension; a timeline's media: "
+        "prores-hq)",
+    )
+    p.add_argument("--crf", type=int, help="quality for H.264/H.265/VP9/AV1, lower is better")
+    p.add_argument("--preset", choices=PRESETS, metavar="PRESET", help="encode speed preset")
+
+
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("render", help="render a project's shots to an MP4 or PNG sequence")
+    p = sub.add_parser("render", help="render a project's shots to a video, frames or a timeline")
     p.add_argument("project", help="a project folder (Name.kinema) or its project.json")
-    p.add_argument("-o", "--output", required=True, help="OUT.mp4, or a folder for PNG frames")
+    p.add_argument("-o", "--output", required=True, help=_OUTPUT_HELP)
     p.add_argument("--shot", help="shot number (1 = first) or id; default: every shot in order")
     p.add_argument("--backend", help="backend name (default: each shot's own setting)")
     p.add_argument("--seed", type=int, help="override the shot's seed")
     p.add_argument("--steps", type=int, help="override the denoising steps")
-    p.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (18)")
+    _add_delivery_options(p)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     p.add_argument(
         "--memory",
@@ -70,6 +90,82 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     _use_model_folders(args)
     return render_cli(args)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export the active takes (no generation) as the studio's Export does"
+    )
+    p.add_argument("project", help="a project folder (Name.kinema) or its project.json")
+    p.add_argument("-o", "--output", required=True, help=_OUTPUT_HELP)
+    p.add_argument("--shot", help="shot number (1 = first) or id; default: the whole sequence")
+    _add_delivery_options(p)
+    p.add_argument("--fps", type=float, help="frame rate (default: the project's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import ExportOptions, plan_export, run_export
+    from .project import Project
+    from .render import TerminalProgress, pick_shots
+
+    project = Project.load(Path(args.project))
+    shot = pick_shots(project, args.shot)[0] if args.shot else None
+    options = ExportOptions(
+        path=Path(args.output),
+        scope="shot" if shot else "sequence",
+        codec=args.codec or "",
+        crf=args.crf,
+        preset=args.preset,
+        fps=args.fps,
+    )
+    plan = plan_export(project, shot.id if shot else None, options)
+    bar = TerminalProgress(enabled=False if args.quiet else None)
+    delivered = run_export(plan, lambda done, total: bar("export", done, total))
+    for note in delivered.notes:
+        print(f"note: {note}", file=sys.stderr)
+    media = f" and {len(delivered.media)} media files" if delivered.media else ""
+    print(f"Exported {plan.total_frames} frames to {delivered.path}{media}")
+    return EXIT_OK
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="print the request a Kinema file or frame was made with")
+    p.add_argument("file", help="an exported video, a frame, or a folder of frames")
+    p.add_argument("--json", action="store_true", help="print the raw JSON")
+    p.set_defaults(func=_cmd_inspect)
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from .recipe import read_recipe
+
+    recipe = read_recipe(Path(args.file))
+    print(recipe.to_json() if args.json else recipe.describe())
+    return EXIT_OK
+
+
+def _add_import_shot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-shot", help="recreate the shots a Kinema file was made from in a project"
+    )
+    p.add_argument("file", help="an exported video, a frame, or a folder of frames")
+    p.add_argument("project", help="a project folder (created if it does not exist)")
+    p.add_argument("--shot", help="which shot of a sequence file (number or name); default: all")
+    p.add_argument("--keyframe", help="the keyframe image, when it is not found by its hash")
+    p.set_defaults(func=_cmd_import_shot)
+
+
+def _cmd_import_shot(args: argparse.Namespace) -> int:
+    from .recipe import import_shots
+
+    result = import_shots(Path(args.file), Path(args.project), args.shot, args.keyframe)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    first = len(result.project.shots) - len(result.shots) + 1
+    for number, shot in enumerate(result.shots, first):
+        print(f"Added shot {number} '{shot.name}' to {result.project.folder}")
+    return EXIT_OK
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -192,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_render(sub)
+    _add_export(sub)
+    _add_inspect(sub)
+    _add_import_shot(sub)
     _add_info(sub)
     _add_models(sub)
     _add_plan(sub)
@@ -201,7 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("render", "info", "models", "plan", "bench", "train", "eval")
+COMMANDS = (
+    "render",
+    "export",
+    "inspect",
+    "import-shot",
+    "info",
+    "models",
+    "plan",
+    "bench",
+    "train",
+    "eval",
+)
 
 
 def _wants_studio(argv: list[str]) -> bool:

@@ -1,9 +1,12 @@
-"""Images and videos in and out: files to RGB frames, frames to MP4 and PNG.
+"""Images and videos in and out: files to RGB frames, frames to video files and sequences.
 
 Reading turns whatever a user drops in (PNG with alpha, 16-bit TIFF, a phone JPEG, an MP4,
 MOV or WebM in any codec FFmpeg decodes) into the one layout the engine knows: `uint8`
-frames `(T, H, W, 3)` RGB. Writing produces files any player opens: H.264 in yuv420p with
-even dimensions, tagged BT.709, and PNG sequences.
+frames `(T, H, W, 3)` RGB. Writing produces what players and editors open: `write_video`
+encodes any codec of `engine.codecs` (H.264, H.265, ProRes, DNxHR, VP9, AV1), tagged
+BT.709, with sizes made legal per codec; `write_image_sequence` writes PNG or 16-bit TIFF
+frames; `write_mp4` is the H.264 case. Container tags and image text chunks carry what the
+caller passes as `metadata` (the request that made the clip, see `engine.recipe`).
 
 Two promises hold everywhere:
 
@@ -21,9 +24,15 @@ orientation); PyAV is the fallback for anything else FFmpeg knows. Videos go thr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import queue
 import re
 import secrets
+import shutil
+import struct
+import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -38,25 +47,14 @@ from .errors import MediaError
 
 #: extensions read as still images (and written by `write_image`)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-#: extensions read as videos; `write_mp4` writes the first three
+#: extensions read as videos; `write_video` writes .mp4, .m4v, .mov, .mkv and .webm
 VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts")
 
 #: progress(done, total); total is 0 when not known in advance (a busy indicator)
 ProgressFn = Callable[[int, int], None]
 
-# container format FFmpeg muxes for each writable video extension
-_VIDEO_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
-_X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-)
+#: frames an encoder may hold back to reorder (B-frame pyramids reach 16)
+_MAX_REORDER = 64
 # the NTSC family: a requested 23.976 means 24000/1001, which players show as 23.98
 _NTSC_BASES = (24, 30, 48, 60, 120)
 
@@ -222,9 +220,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 # ---------------------------------------------------------------- writing
 
 
-def write_image(path: str | os.PathLike, frame: np.ndarray) -> None:
+def write_image(
+    path: str | os.PathLike, frame: np.ndarray, metadata: dict[str, str] | None = None
+) -> None:
     """Write one `(H, W, 3)` uint8 RGB frame; the format follows the extension.
 
+    `metadata` is written as text chunks into a PNG (other formats ignore it).
     Atomic: a good file already at `path` is replaced only by a complete new one.
     """
     path = Path(path)
@@ -239,9 +240,12 @@ def write_image(path: str | os.PathLike, frame: np.ndarray) -> None:
     ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(frame[..., ::-1]), params)
     if not ok:
         raise MediaError(f"Could not write '{path.name}': the image could not be encoded.")
+    data = encoded.tobytes()
+    if metadata and suffix == ".png":
+        data = b"".join(_tag_image(data, "png", metadata))
     with _atomic_output(path) as temp:
         try:
-            temp.write_bytes(encoded.tobytes())
+            temp.write_bytes(data)
         except OSError as error:
             raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
 
@@ -254,6 +258,7 @@ def write_mp4(
     progress: ProgressFn | None = None,
     total: int | None = None,
     preset: str = "medium",
+    metadata: dict[str, str] | None = None,
 ) -> None:
     """Encode frames to H.264 (libx264, yuv420p) in an .mp4, .m4v or .mov file.
 
@@ -268,52 +273,196 @@ def write_mp4(
     included, a file already at `path` is left untouched.
     """
     path = Path(path)
-    muxer = _VIDEO_MUXERS.get(path.suffix.lower())
-    if muxer is None:
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise MediaError(
-            f"Could not write '{path.name}': Kinema writes video as "
-            f"{', '.join(_VIDEO_MUXERS)}, not '{path.suffix or 'no extension'}'."
+            f"Could not write '{path.name}': Kinema writes H.264 as .mp4, .m4v or .mov, "
+            f"not '{path.suffix or 'no extension'}'."
         )
     if not 0 <= crf <= 51:
         raise MediaError(f"Could not write '{path.name}': CRF must be 0 to 51, got {crf}.")
-    if preset not in _X264_PRESETS:
-        raise MediaError(
-            f"Could not write '{path.name}': unknown preset '{preset}' "
-            f"(use one of {', '.join(_X264_PRESETS)})."
-        )
+    write_video(
+        path, frames, fps, "h264", crf=crf, preset=preset, progress=progress, total=total,
+        metadata=metadata,
+    )  # fmt: skip
+
+
+def write_video(
+    path: str | os.PathLike,
+    frames: np.ndarray | Iterable[np.ndarray],
+    fps: float,
+    codec: str = "h264",
+    *,
+    crf: int | None = None,
+    preset: str | None = None,
+    metadata: dict[str, str] | None = None,
+    progress: ProgressFn | None = None,
+    total: int | None = None,
+) -> list[str]:
+    """Encode frames with one of `engine.codecs.CODECS` into the file `path`; returns notes.
+
+    The container follows the extension, which must suit the codec (ProRes and DNxHR go in
+    .mov). Frames of a size the codec cannot take are made legal (see `Codec.legal_frame`)
+    and each change is returned as a sentence for the user. Colour is converted with the
+    BT.709 matrix into limited range and tagged so. `metadata` becomes the container's tags
+    (MP4 and MOV write any key, readable by ffprobe). Atomic, like `write_mp4`.
+    """
+    from .codecs import MUXERS, codec_for_path
+
+    path = Path(path)
+    spec = codec_for_path(path, codec)
+    if spec.sequence:
+        raise MediaError(f"Could not write '{path.name}': {spec.label} is written to a folder.")
+    try:
+        options = spec.encoder_options(crf, preset)
+    except MediaError as error:
+        raise MediaError(f"Could not write '{path.name}': {error}") from error
     rate = _frame_rate(fps, path)
     first, frames, total = _first_frame(frames, total, path)
     height, width = first.shape[:2]
+    scale, coded_w, coded_h, notes = spec.legal_frame(width, height)
+    muxer = MUXERS[path.suffix.lower()]
+    container_options = {}
+    if muxer in ("mp4", "mov"):
+        container_options["movflags"] = "+faststart+use_metadata_tags"
 
     with _atomic_output(path) as temp, _writing(path):
-        container = av.open(
-            str(temp), "w", format=muxer, container_options={"movflags": "+faststart"}
-        )
+        container = av.open(str(temp), "w", format=muxer, container_options=container_options)
         try:
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height = width + width % 2, height + height % 2
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": preset}
+            for key, value in (metadata or {}).items():
+                container.metadata[key] = value
+            stream = container.add_stream(spec.encoder, rate=rate)
+            stream.width, stream.height = coded_w, coded_h
+            stream.pix_fmt = spec.pix_fmt
+            stream.options = options
+            if spec.encoder == "libsvtav1":
+                os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its setup unless told
+            if spec.encoder == "libx265" and muxer in ("mp4", "mov"):
+                stream.codec_tag = "hvc1"  # what Apple's players and editors look for
             ctx = stream.codec_context
             ctx.time_base = 1 / rate
+            ctx.thread_count = 0  # as many as there are cores, as the ffmpeg command line
+            ctx.thread_type = "AUTO"
             # Tag what we convert with, so players decode the colours we meant.
             ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
             ctx.color_range = 1  # limited ("MPEG") range
+            last_dts = None
             for index, frame in enumerate(frames):
-                frame = _even(_checked_frame(frame, path, index, first.shape))
+                frame = _checked_frame(frame, path, index, first.shape)
+                frame = _legal(frame, scale, coded_w, coded_h)
                 video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
-                    format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG"
+                    format=spec.pix_fmt, dst_colorspace="ITU709", dst_color_range="MPEG"
                 )
                 video_frame.pts = index
-                container.mux(stream.encode(video_frame))
+                last_dts = _mux(container, stream.encode(video_frame), last_dts)
                 if progress is not None:
                     progress(index + 1, total)
-            container.mux(stream.encode(None))  # flush delayed (B-)frames
+            _mux(container, stream.encode(None), last_dts)  # flush delayed (B-)frames
         except BaseException:
             with contextlib.suppress(av.FFmpegError, OSError):
                 container.close()
             raise
         container.close()
+    return notes
+
+
+def _mux(container, packets, last_dts: int | None) -> int | None:
+    """Mux packets in order; returns the last decode time stamp.
+
+    libx265 leaves the decode time of a clip of one or two frames unset (a random number);
+    a dts after its pts, or further before it than any encoder reorders (time stamps count
+    frames here), is set to follow the previous one.
+    """
+    for packet in packets:
+        pts, dts = packet.pts, packet.dts
+        if pts is not None and (dts is None or not pts - _MAX_REORDER <= dts <= pts):
+            packet.dts = packet.pts if last_dts is None else max(last_dts + 1, packet.pts)
+        last_dts = packet.dts
+        container.mux(packet)
+    return last_dts
+
+
+def write_image_sequence(
+    folder: str | os.PathLike,
+    frames: np.ndarray | Iterable[np.ndarray],
+    codec: str = "png",
+    *,
+    metadata: dict[str, str] | None = None,
+    progress: ProgressFn | None = None,
+    total: int | None = None,
+    prefix: str = "frame_",
+) -> list[Path]:
+    """Write frames as `folder/<prefix>00000.png` (or `.tif` for "tiff16") through FFmpeg.
+
+    PNG is 8-bit RGB; TIFF is 16-bit RGB (each 8-bit value v stored as v * 257, exact).
+    `metadata` is written into every frame: PNG text chunks, a TIFF image description
+    (the "kinema" key's value, or all of them as JSON), so any frame tells how it was made.
+
+    Atomic as a whole: frames are encoded into a hidden folder inside `folder` and moved
+    into place only once every one is written, so a failed or cancelled export leaves an
+    earlier sequence whole. Stale `<prefix>NNNNN` files of an earlier, longer render are
+    then removed. Returns the paths in order.
+    """
+    from .codecs import get_codec
+
+    spec = get_codec(codec)
+    folder = Path(folder)
+    if not spec.sequence:
+        raise MediaError(f"Could not write '{folder.name}': {spec.label} is not a sequence.")
+    if folder.exists() and not folder.is_dir():
+        raise MediaError(f"Could not write frames to '{folder.name}': it is a file, not a folder.")
+    first, frames, total = _first_frame(frames, total, folder)
+    digits = max(5, len(str(max(total - 1, 0))))
+    ext = spec.image_ext
+    names: list[str] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = folder / f".kinema-{secrets.token_hex(4)}.partial"
+        staging.mkdir()
+    except OSError as error:
+        raise MediaError(f"Could not write '{folder.name}': {_os_reason(error)}.") from error
+    # Files are written and fsynced on a few threads while the encoder goes on: syncing a
+    # 16-bit 1080p frame (12 MB) to disk takes longer than encoding it.
+    writer = _FrameWriter(folder)
+    try:
+        with _writing(folder):
+            height, width = first.shape[:2]
+            ctx = av.CodecContext.create(spec.encoder, "w")
+            ctx.width, ctx.height, ctx.pix_fmt = width, height, spec.pix_fmt
+            ctx.time_base = Fraction(1, 24)
+            ctx.options = spec.encoder_options()
+            ctx.thread_count = 0
+            ctx.thread_type = "AUTO"
+
+            def store(packets) -> None:
+                for packet in packets:
+                    parts = _tag_image(bytes(packet), spec.encoder, metadata)
+                    name = f"{prefix}{packet.pts:0{digits}d}{ext}"
+                    writer.write(staging / name, parts)  # a failed earlier write raises here
+                    names.append(name)
+                    if progress is not None:
+                        progress(len(names), total)
+
+            for index, frame in enumerate(frames):
+                frame = _checked_frame(frame, folder, index, first.shape)
+                if spec.pix_fmt == "rgb48le":  # v * 257 maps 0..255 onto 0..65535 exactly
+                    wide = np.multiply(frame, 257, dtype=np.uint16)
+                    image = av.VideoFrame.from_ndarray(wide, format="rgb48le")
+                else:
+                    image = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                image.pts = index
+                store(ctx.encode(image))
+            store(ctx.encode(None))
+            writer.close()
+        names.sort()
+        for name in names:
+            os.replace(staging / name, folder / name)
+    except OSError as error:
+        raise MediaError(f"Could not write '{folder.name}': {_os_reason(error)}.") from error
+    finally:
+        writer.close(abandon=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    _remove_stale(folder, prefix, ext, set(names))
+    return [folder / name for name in names]
 
 
 def write_png_sequence(
@@ -321,9 +470,11 @@ def write_png_sequence(
     frames: np.ndarray | Iterable[np.ndarray],
     progress: ProgressFn | None = None,
     prefix: str = "frame_",
+    metadata: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write frames as `folder/<prefix>00000.png`, ... and return the paths in order.
 
+    OpenCV encodes (fast, for takes); `metadata` goes into each file as PNG text chunks.
     Each file is written atomically. Numbering has at least five digits, more when the
     length is known and needs them. Once all frames are written, stale `<prefix>NNNNN.png`
     files from an earlier, longer render are removed, so the folder holds exactly this
@@ -337,15 +488,11 @@ def write_png_sequence(
     written = []
     for index, frame in enumerate(frames):
         target = folder / f"{prefix}{index:0{digits}d}.png"
-        write_image(target, _checked_frame(frame, target, index, first.shape))
+        write_image(target, _checked_frame(frame, target, index, first.shape), metadata)
         written.append(target)
         if progress is not None:
             progress(index + 1, total)
-    stale = re.compile(re.escape(prefix) + r"\d+\.png")
-    keep = {p.name for p in written}
-    for old in folder.iterdir():
-        if stale.fullmatch(old.name) and old.name not in keep and old.is_file():
-            old.unlink()
+    _remove_stale(folder, prefix, ".png", {p.name for p in written})
     return written
 
 
@@ -597,9 +744,170 @@ def _checked_frame(
     return frame
 
 
-def _even(frame: np.ndarray) -> np.ndarray:
-    """Pad an odd height or width by replicating the last row or column (yuv420p needs even)."""
-    height, width = frame.shape[:2]
-    if height % 2 == 0 and width % 2 == 0:
-        return frame
-    return np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+def _legal(frame: np.ndarray, scale: int, width: int, height: int) -> np.ndarray:
+    """The frame scaled by the whole number `scale` (each pixel repeated), then padded on
+    the right and bottom to `width` x `height` by repeating the last column and row."""
+    if scale > 1:
+        frame = np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1)
+    pad_h, pad_w = height - frame.shape[0], width - frame.shape[1]
+    if pad_h or pad_w:
+        frame = np.pad(frame, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return frame
+
+
+class _FrameWriter:
+    """A few daemon threads that write and fsync staged frames while the encoder goes on.
+
+    At most 8 frames wait; `write` raises the first failed write's error, `close` waits for
+    the rest (or, abandoning, drops what has not started). Plain threads with `daemon` set,
+    not a ThreadPoolExecutor: that would register the calling thread (a Qt pool's, in the
+    studio) with `threading` for good.
+    """
+
+    def __init__(self, where: Path, workers: int = 4):
+        self._where = where
+        self._jobs: queue.Queue = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._abandon = False
+        self._finished = threading.Semaphore(0)  # one release per worker that has stopped
+        self._threads = [
+            threading.Thread(target=self._run, name="kinema-frames", daemon=True)
+            for _ in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._error is None and not self._abandon:
+                try:
+                    _write_synced(*job, self._where)
+                except BaseException as error:  # handed to the encoding thread
+                    self._error = error
+        self._finished.release()
+
+    def write(self, path: Path, parts: list) -> None:
+        if self._error is not None:
+            raise self._error
+        self._jobs.put((path, parts))
+
+    def close(self, abandon: bool = False) -> None:
+        if not self._threads:
+            return
+        self._abandon = abandon
+        for _ in self._threads:
+            self._jobs.put(None)
+        for _ in self._threads:  # not join(): it too would register the calling thread
+            self._finished.acquire()
+        self._threads = []
+        if self._error is not None and not abandon:
+            raise self._error
+
+
+def _write_synced(path: Path, parts: list[bytes], where: Path) -> None:
+    """Write and fsync one file from its parts (a frame staged for an atomic sequence)."""
+    try:
+        with open(path, "wb") as handle:
+            for part in parts:
+                handle.write(part)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        raise MediaError(f"Could not write '{where.name}': {_os_reason(error)}.") from error
+
+
+def _remove_stale(folder: Path, prefix: str, ext: str, keep: set[str]) -> None:
+    """Delete `<prefix>NNNNN<ext>` files of an earlier, longer sequence."""
+    stale = re.compile(re.escape(prefix) + r"\d+" + re.escape(ext))
+    for old in folder.iterdir():
+        if stale.fullmatch(old.name) and old.name not in keep and old.is_file():
+            old.unlink()
+
+
+# ---------------------------------------------------------------- text inside images
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TIFF_DESCRIPTION = 270  # the ImageDescription tag
+
+
+def _tag_image(data: bytes, encoder: str, metadata: dict[str, str] | None) -> list[bytes]:
+    """An encoded PNG or TIFF file with `metadata` written into it, as parts to write."""
+    if not metadata:
+        return [data]
+    if encoder == "png":
+        return _png_with_text(data, metadata)
+    text = metadata.get("kinema") or json.dumps(metadata, ensure_ascii=True)
+    return _tiff_with_description(data, text)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_with_text(data: bytes, metadata: dict[str, str]) -> list:
+    """Insert one text chunk per key after the header: zTXt (compressed) for long values."""
+    assert data[:8] == _PNG_SIGNATURE, "not a PNG"
+    header_end = 8 + 8 + struct.unpack(">I", data[8:12])[0] + 4  # signature + IHDR chunk
+    chunks = []
+    for key, value in metadata.items():
+        name = key.encode("latin-1")[:79]
+        body = value.encode("latin-1", errors="replace")
+        if len(body) > 1024:
+            chunks.append(_png_chunk(b"zTXt", name + b"\0\0" + zlib.compress(body, 9)))
+        else:
+            chunks.append(_png_chunk(b"tEXt", name + b"\0" + body))
+    view = memoryview(data)
+    return [view[:header_end], *chunks, view[header_end:]]
+
+
+def _tiff_with_description(data: bytes, text: str) -> list:
+    """A little-endian TIFF with an ImageDescription: the text and a new first IFD (with the
+    tag added in order) are appended, the header pointed at it; the rest stays in place."""
+    assert data[:4] == b"II*\0", "not a little-endian TIFF"
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    entries = [data[ifd + 2 + 12 * i : ifd + 14 + 12 * i] for i in range(count)]
+    (next_ifd,) = struct.unpack_from("<I", data, ifd + 2 + 12 * count)
+    size = len(data) + len(data) % 2
+    value = text.encode("ascii", errors="replace") + b"\0"
+    value += b"\0" * (len(value) % 2)
+    entries = [e for e in entries if struct.unpack_from("<H", e)[0] != _TIFF_DESCRIPTION]
+    entries.append(struct.pack("<HHII", _TIFF_DESCRIPTION, 2, len(value), size))
+    entries.sort(key=lambda e: struct.unpack_from("<H", e)[0])
+    header = data[:4] + struct.pack("<I", size + len(value))  # the new IFD comes last
+    table = struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", next_ifd)
+    view = memoryview(data)
+    return [header, view[8:], b"\0" * (len(data) % 2), value, table]
+
+
+def read_image_text(path: str | os.PathLike) -> dict[str, str]:
+    """The text an image carries: PNG text chunks, or a TIFF's image description (under
+    "ImageDescription"). Empty for other images; `MediaError` when the file is unreadable."""
+    path = _readable_file(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise MediaError(f"Could not read '{path.name}': {_os_reason(error)}.") from error
+    text: dict[str, str] = {}
+    if data[:8] == _PNG_SIGNATURE:
+        at = 8
+        while at + 12 <= len(data):
+            (length,) = struct.unpack_from(">I", data, at)
+            kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+            if kind == b"tEXt" and b"\0" in body:
+                key, value = body.split(b"\0", 1)
+                text[key.decode("latin-1")] = value.decode("latin-1")
+            elif kind == b"zTXt" and b"\0" in body:
+                key, rest = body.split(b"\0", 1)
+                with contextlib.suppress(zlib.error):
+                    text[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+            elif kind in (b"IDAT", b"IEND"):
+                break
+            at += 12 + length
+    elif data[:4] in (b"II*\0", b"MM\0*"):
+        with contextlib.suppress(av.FFmpegError, StopIteration, IndexError):
+            with av.open(str(path)) as container:
+                frame = next(container.decode(video=0))
+                if "ImageDescription" in frame.metadata:
+                    text["ImageDescription"] = frame.metadata["ImageDescription"]
+    return text

@@ -117,6 +117,7 @@ class Take:
     request: dict = field(default_factory=dict)  # GenerationRequest.to_dict()
     metrics: dict[str, float] = field(default_factory=dict)
     label: str = ""
+    model: dict = field(default_factory=dict)  # the backend's model identity (engine.recipe)
     missing: bool = field(default=False, compare=False)  # folder gone on load; not saved
 
     def to_dict(self) -> dict:
@@ -133,6 +134,7 @@ class Take:
             "request": self.request,
             "metrics": dict(self.metrics),
             "label": self.label,
+            "model": dict(self.model),
         }
 
     @classmethod
@@ -154,6 +156,9 @@ class Take:
         request = _get(data, "request", field, {})
         if not isinstance(request, dict):
             raise ProjectError("must be an object", f"{field}.request")
+        model = _get(data, "model", field, {})
+        if not isinstance(model, dict):
+            raise ProjectError("must be an object", f"{field}.model")
         return cls(
             id=_str(data, "id", field),
             folder=_relative(_str(data, "folder", field), f"{field}.folder"),
@@ -167,6 +172,7 @@ class Take:
             request=request,
             metrics={k: float(v) for k, v in metrics.items()},
             label=_str(data, "label", field, ""),
+            model=model,
         )
 
 

@@ -1,9 +1,10 @@
-"""Headless rendering: a project's shots through the engine to an MP4 or PNG frames.
+"""Headless rendering: a project's shots through the engine to a video, frames or a timeline.
 
 Used by `kinema render` and by anything that needs frames without a GUI. It builds
 one request per shot exactly as the studio does (`request_for_shot`), runs them on an
-`Engine`, and writes the result atomically, so a failed or interrupted render never
-leaves a half-written file where a good one was.
+`Engine`, and delivers the result (`engine.export.deliver`: any codec, the requests inside
+the file) atomically, so a failed or interrupted render never leaves a half-written file
+where a good one was.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ ProgressFn = Callable[[str, int, int], None]
 def request_for_shot(project: Project, shot: Shot, **overrides) -> GenerationRequest:
     """The request that generates `shot` with its own settings; `overrides` win (None ignored)."""
     settings = shot.settings
+    # the shot as requested, without its takes: a take's request never nests the earlier ones
+    snapshot = {**shot.to_dict(), "takes": [], "active_take": None}
     args = dict(
-        shot=shot.to_dict(),
+        shot=snapshot,
         width=project.width,
         height=project.height,
         frames=shot.duration,
@@ -126,19 +129,42 @@ def pick_shots(project: Project, which: str | None) -> list[Shot]:
 
 
 def write_output(
-    frames: np.ndarray, output: Path, fps: float, crf: int, progress: ProgressFn | None
-) -> None:
-    from .media import write_mp4, write_png_sequence
+    clips: Sequence[np.ndarray],
+    requests: Sequence[GenerationRequest],
+    project: Project,
+    output: Path,
+    *,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+    progress: ProgressFn | None = None,
+):
+    """Deliver rendered clips (one per request) to `output` with their requests inside."""
+    from .export import Piece, deliver
+    from .recipe import project_info, shot_recipe
 
-    report = (lambda done, total: progress("encode", done, total)) if progress else None
-    if output.suffix.lower() in (".mp4", ".m4v", ".mov"):
-        write_mp4(output, frames, fps, crf=crf, progress=report)
-    elif output.suffix == "":
-        write_png_sequence(output, frames, progress=report)
-    else:
-        raise InvalidRequest(
-            f"Cannot write '{output.name}': give an .mp4 file, or a folder name for PNG frames."
+    pieces = []
+    for clip, request in zip(clips, requests):
+        shot = request.shot
+        recipe = shot_recipe(
+            request.to_dict(),
+            name=str(shot.get("name", "")),
+            shot_id=str(shot.get("id", "")),
+            start=0,
+            frames=len(clip),
         )
+        pieces.append(Piece(recipe, lambda clip=clip: iter(clip)))
+    report = (lambda done, total: progress("encode", done, total)) if progress else None
+    return deliver(
+        output,
+        pieces,
+        project.fps,
+        project_info(project),
+        codec=codec,
+        crf=crf,
+        preset=preset,
+        progress=report,
+    )
 
 
 class TerminalProgress:
@@ -189,11 +215,16 @@ def planned_for_render(project: Project, shot: Shot, caps) -> tuple[Shot, str]:
 
 def render_cli(args) -> int:
     """`kinema render`: project -> frames -> file, with a progress bar and clean errors."""
+    from .export import output_codec
+
     project = Project.load(Path(args.project))
     shots = pick_shots(project, args.shot)
     output = Path(args.output)
     if output.suffix and not output.parent.exists():
         raise InvalidRequest(f"The folder '{output.parent}' for the output does not exist.")
+    codec = output_codec(output, args.codec)  # a bad codec or container fails before work
+    if not codec.sequence:
+        codec.encoder_options(args.crf, args.preset)  # so do a bad CRF or preset
     requests = []
     for number, shot in enumerate(shots, 1):
         settings = settings_on(shot, args.backend)
@@ -220,11 +251,23 @@ def render_cli(args) -> int:
         on_progress=progress,
         on_notice=lambda message: print(f"note: {message}", file=sys.stderr),
     )
-    frames = np.concatenate(clips, axis=0)
-    write_output(frames, output, project.fps, args.crf, progress)
+    delivered = write_output(
+        clips,
+        requests,
+        project,
+        output,
+        codec=codec.name,
+        crf=args.crf,
+        preset=args.preset,
+        progress=progress,
+    )
+    for note in delivered.notes:
+        print(f"note: {note}", file=sys.stderr)
     elapsed = time.perf_counter() - started
+    count = sum(len(clip) for clip in clips)
+    media = f" and {len(delivered.media)} media files" if delivered.media else ""
     print(
-        f"Wrote {len(frames)} frames ({len(frames) / project.fps:.2f} s at {project.fps:g} fps) "
-        f"to {output} in {elapsed:.1f} s"
+        f"Wrote {count} frames ({count / project.fps:.2f} s at {project.fps:g} fps) "
+        f"as {codec.label} to {output}{media} in {elapsed:.1f} s"
     )
     return 0

@@ -5,6 +5,9 @@ A take lives in `takes/<shot id>/<take id>/` inside the project folder:
     frames/frame_00000.png ...   the clip, lossless, one PNG per frame
     request.json                 the `GenerationRequest` (re-run it to get the same frames)
 
+Every frame also carries the request inside it (a PNG text chunk, see `engine.recipe`), so
+a frame copied out of the project still says how it was made.
+
 The folder is written under a hidden temporary name and renamed into place only once
 complete, so a crash or a full disk never leaves a half take that looks whole. The
 document (`Take` in `project.py`) records the take; this module only reads and writes
@@ -62,6 +65,7 @@ def save_take(
     through an undoable command), so that writing files never races an edit.
     """
     from .media import write_png_sequence
+    from .recipe import Recipe, model_identity, shot_recipe
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
@@ -75,20 +79,8 @@ def save_take(
         raise MediaError(f"Could not save the take: '{relative}' already exists.")
     partial = final.with_name(f".{take_id}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir(parents=True)
-        write_png_sequence(partial / FRAMES_DIR, frames, progress=progress, prefix=FRAME_PREFIX)
-        text = json.dumps(request.to_dict(), indent=2, allow_nan=False) + "\n"
-        (partial / REQUEST_FILE).write_text(text, encoding="utf-8")
-        os.replace(partial, final)
-    except OSError as error:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise MediaError(f"Could not save the take in '{relative}': {error.strerror}.") from error
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     count, height, width = frames.shape[:3]
-    return Take(
+    record = Take(
         id=take_id,
         folder=relative,
         frames=int(count),
@@ -100,7 +92,43 @@ def save_take(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         request=request.to_dict(),
         label=label,
+        model=model_identity(request.backend),
     )
+    snapshot = request.shot if isinstance(request.shot, dict) else {}
+    recipe = Recipe(
+        project={"width": request.width, "height": request.height, "fps": request.fps},
+        shots=(
+            shot_recipe(
+                record.request,
+                name=str(snapshot.get("name", "")),
+                shot_id=shot_id,
+                start=0,
+                frames=int(count),
+                take=record,
+                model=record.model,
+                project_dir=project_folder,
+            ),
+        ),
+    )
+    try:
+        partial.mkdir(parents=True)
+        write_png_sequence(
+            partial / FRAMES_DIR,
+            frames,
+            progress=progress,
+            prefix=FRAME_PREFIX,
+            metadata=recipe.metadata(),
+        )
+        text = json.dumps(request.to_dict(), indent=2, allow_nan=False) + "\n"
+        (partial / REQUEST_FILE).write_text(text, encoding="utf-8")
+        os.replace(partial, final)
+    except OSError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise MediaError(f"Could not save the take in '{relative}': {error.strerror}.") from error
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return record
 
 
 def frame_paths(project_folder: Path | str, take: Take) -> list[Path]:

@@ -41,7 +41,7 @@ from .generation import GenerationController
 from .help_page import ShortcutsPage
 from .inspector import Inspector
 from .live_previs import LivePrevis
-from .media_import import KeyframeImporter
+from .media_import import KeyframeImporter, ShotImporter
 from .metrics_panel import MetricsPanel
 from .queue_panel import QueuePanel
 from .shortcuts import key_sequences
@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
             self.document, self.dialogs, self.tasks, autosave_interval_ms, self
         )
         self.importer = KeyframeImporter(self.document, self.tasks, self)
+        self.shot_importer = ShotImporter(self.document, self.tasks, self)
         self.exporter = ExportController(self.tasks, self)
         self.live_previs = LivePrevis(self.document, self)
         self.presenter = ShotPresenter(
@@ -387,6 +388,9 @@ class MainWindow(QMainWindow):
         self.importer.imported.connect(
             lambda _shot, path: self.show_message(f"Keyframe set to {path}")
         )
+        self.timeline.file_dropped.connect(self.shot_importer.import_file)
+        self.shot_importer.imported.connect(self.show_message)
+        self.shot_importer.failed.connect(lambda message: self.show_message(message, error=True))
         for source in (g.message, self.files.message, self.presenter.message):
             source.connect(self.show_message)
         g.problem.connect(lambda message: self.show_message(message, error=True))
@@ -420,7 +424,7 @@ class MainWindow(QMainWindow):
         self.live_previs.base_ready.connect(self.brush_panel.on_base_ready)
         self.exporter.started.connect(self._on_export_started)
         self.exporter.progress.connect(self._on_export_progress)
-        self.exporter.finished.connect(lambda path: self._on_export_ended(f"Exported {path}"))
+        self.exporter.finished.connect(self._on_export_finished)
         self.exporter.failed.connect(self._on_export_failed)
         self.exporter.cancelled.connect(lambda: self._on_export_ended("Export cancelled."))
 
@@ -569,6 +573,9 @@ class MainWindow(QMainWindow):
         for widget in (self.export_label, self.export_bar, self.export_cancel):
             widget.hide()
         self.show_message(message)
+
+    def _on_export_finished(self, path: str) -> None:
+        self._on_export_ended(" ".join([f"Exported {path}.", *self.exporter.notes]))
 
     def _on_export_failed(self, message: str) -> None:
         self._on_export_ended(message)

@@ -1,8 +1,11 @@
-"""Setting a shot's keyframe from a file (File > Import, or a drop on the viewer).
+"""Files into the document: a keyframe (File > Import, or a drop on the viewer), and the
+shots a Kinema export carries (a drop on the timeline).
 
 The file is checked and copied into the project's `media/` on a worker thread (a big
 video must not freeze the window); a video contributes its first frame, saved as a PNG.
-Only when that worked does an undoable command point the shot at the new file.
+Only when that worked does an undoable command point the shot at the new file. A Kinema
+file's recipe (`engine.recipe`) is read on a worker thread too; its shots are then added
+by one undoable command each, after the selected shot.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import MediaError, ProjectError
+from engine.errors import InvalidRequest, MediaError, ProjectError
 from engine.media import VIDEO_EXTS, read_image, read_video, write_image
 from engine.project import Project
 
-from .commands import SetShotField
+from .commands import AddShot, SetShotField
 from .document import Document
 from .tasks import TaskRunner
 
@@ -78,5 +81,51 @@ class KeyframeImporter(QObject):
             on_done=done,
             on_error=failed,
             name="import keyframe",
+        )
+        return True
+
+
+class ShotImporter(QObject):
+    """Recreates the shots of a Kinema file dropped on the timeline (undoable)."""
+
+    imported = Signal(str)  # what was added, and the notes, for the status bar
+    failed = Signal(str)
+
+    def __init__(self, document: Document, tasks: TaskRunner, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document = document
+        self._tasks = tasks
+
+    def import_file(self, path: Path | str) -> bool:
+        from engine.recipe import shots_from_file
+
+        project = self.document.project
+        source = Path(path)
+
+        def done(result) -> None:
+            shots, notes = result
+            if self.document.project is not project:
+                return
+            current = self.document.current_shot
+            index = project.shots.index(current) + 1 if current else len(project.shots)
+            stack = self.document.undo_stack
+            stack.beginMacro(f"Import shots from {source.name}")
+            for offset, shot in enumerate(shots):
+                self.document.push(AddShot(self.document, shot, index + offset))
+            stack.endMacro()
+            names = ", ".join(f"'{shot.name}'" for shot in shots)
+            self.imported.emit(" ".join([f"Added {names} from {source.name}.", *notes]))
+
+        def failed(error: BaseException) -> None:
+            if isinstance(error, (InvalidRequest, MediaError, ProjectError)):
+                self.failed.emit(str(error))
+            else:
+                self.failed.emit(f"Could not import shots from '{source.name}': {error}")
+
+        self._tasks.submit(
+            lambda ctx: shots_from_file(source, project),
+            on_done=done,
+            on_error=failed,
+            name="import shots",
         )
         return True

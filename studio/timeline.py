@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
@@ -85,9 +86,11 @@ class TimelineCanvas(QWidget):
     playhead_moved = Signal(int)  # sequence frame the user scrubbed to
     camera_previewed = Signal(str, object)  # shot id, the CameraPath a key drag is making
     edit_finished = Signal(str)  # shot id: a key drag ended
+    file_dropped = Signal(str)  # a local file or folder dropped on the timeline
 
     def __init__(self, document: Document, thumbnails, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAcceptDrops(True)  # a Kinema file dropped here becomes a shot
         self.document = document
         self.thumbnails = thumbnails  # callable: Shot -> QImage | None
         self.px_per_frame = 4.0
@@ -197,6 +200,33 @@ class TimelineCanvas(QWidget):
         self.update()
 
     # ------------------------------------------------------------------ painting
+
+    # -- a Kinema file dropped here: its shots are recreated (see studio.media_import)
+
+    @staticmethod
+    def _dropped_path(event) -> str | None:
+        from .frame_view import is_media_file
+
+        mime = event.mimeData()
+        for url in mime.urls() if mime.hasUrls() else []:
+            path = url.toLocalFile() if url.isLocalFile() else ""
+            if path and (is_media_file(path) or Path(path).is_dir()):
+                return path
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if self._dropped_path(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        path = self._dropped_path(event)
+        if path:
+            event.acceptProposedAction()
+            self.file_dropped.emit(path)
+        else:
+            event.ignore()
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)
@@ -584,11 +614,13 @@ class TimelineWidget(QWidget):
     playhead_moved = Signal(int)  # sequence frame
     camera_previewed = Signal(str, object)
     edit_finished = Signal(str)
+    file_dropped = Signal(str)  # a file dropped on the timeline (a Kinema export: new shots)
 
     def __init__(self, document: Document, thumbnails=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.canvas = TimelineCanvas(document, thumbnails or (lambda shot: None), self)
+        self.canvas.file_dropped.connect(self.file_dropped)
         self.canvas.playhead_moved.connect(self.playhead_moved)
         self.canvas.camera_previewed.connect(self.camera_previewed)
         self.canvas.edit_finished.connect(self.edit_finished)

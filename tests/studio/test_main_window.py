@@ -99,7 +99,7 @@ def test_export_writes_an_mp4_that_ffprobe_accepts(qtbot, window, tmp_path):
     target = tmp_path / "out" / "meadow.mp4"
     target.parent.mkdir()
     with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
-        assert window.export(ExportOptions(path=target, scope="shot", format="mp4", crf=20))
+        assert window.export(ExportOptions(path=target, scope="shot", codec="h264", crf=20))
         assert window.export_bar.isVisible()  # progress shows while the window stays live
     assert not window.export_bar.isVisible()
     if shutil.which("ffprobe") is None:
@@ -547,7 +547,7 @@ def test_sequence_exports_as_png_frames_in_the_background(qtbot, window, tmp_pat
     progress = []
     window.exporter.progress.connect(lambda done, total: progress.append((done, total)))
     with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
-        assert window.export(ExportOptions(path=target, scope="sequence", format="png"))
+        assert window.export(ExportOptions(path=target, scope="sequence", codec="png"))
     assert len(list(target.glob("frame_*.png"))) == first.duration + second.duration == 84
     assert progress[-1] == (84, 84)
 
@@ -589,9 +589,27 @@ def test_the_real_export_dialog_builds_options(qtbot, tmp_path):
 
     dialog = ExportDialog(ExportOptions(path=tmp_path / "a.mp4"), has_sequence=True)
     qtbot.addWidget(dialog)
-    dialog.format_box.setCurrentIndex(dialog.format_box.findData("png"))
+    dialog.codec_box.setCurrentIndex(dialog.codec_box.findData("png"))
     options = dialog.options()
-    assert options.format == "png" and options.path == tmp_path / "a" and options.fps is None
+    assert options.codec == "png" and options.path == tmp_path / "a" and options.fps is None
+    assert not dialog.crf_spin.isEnabled() and not dialog.preset_box.isEnabled()
+
+    dialog.codec_box.setCurrentIndex(dialog.codec_box.findData("prores-hq"))
+    options = dialog.options()
+    assert options.path == tmp_path / "a.mov" and options.crf is None and options.preset is None
+
+    dialog.codec_box.setCurrentIndex(dialog.codec_box.findData("av1"))
+    assert dialog.crf_spin.maximum() == 63 and dialog.crf_spin.value() == 30
+    options = dialog.options()
+    assert options.path == tmp_path / "a.webm" and (options.crf, options.preset) == (30, "medium")
+
+    # a timeline: media beside it in a video codec; image sequences are not offered
+    dialog.codec_box.setCurrentIndex(dialog.codec_box.findData("tiff16"))
+    dialog.timeline_box.setCurrentIndex(dialog.timeline_box.findData(".otio"))
+    options = dialog.options()
+    assert options.path == tmp_path / "a.otio" and options.codec == "prores-hq"
+    png_row = dialog.codec_box.findData("png")
+    assert not dialog.codec_box.model().item(png_row).isEnabled()
 
 
 def test_the_inspector_fits_its_dock_without_a_sideways_scrollbar(window, qtbot):

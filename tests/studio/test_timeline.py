@@ -149,7 +149,7 @@ def test_the_playhead_is_frame_accurate_against_the_export(qtbot, window, tmp_pa
     assert first.duration == 40
     target = tmp_path / "frames"
     with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
-        assert window.export(ExportOptions(path=target, scope="sequence", format="png"))
+        assert window.export(ExportOptions(path=target, scope="sequence", codec="png"))
     exported = sorted(target.glob("frame_*.png"))
     assert len(exported) == 40 + 36
     for sequence_frame, shot, local in (
@@ -176,3 +176,67 @@ def test_the_playhead_is_frame_accurate_against_the_export(qtbot, window, tmp_pa
     assert [t.id for t, _ in chips] == [t.id for t in second.takes]
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=chips[0][1].center().toPoint())
     assert second.active_take == second.takes[0].id
+
+
+def test_a_kinema_file_dropped_on_the_timeline_becomes_its_shots(qtbot, window, tmp_path):
+    """The shots a delivered file carries come back, keyframe included, in one undo step."""
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from engine.cli import main
+
+    project = window.document.project
+    delivered = tmp_path / "delivered.mov"
+    args = ["render", str(project.folder), "-o", str(delivered), "--quiet", "--shot", "2"]
+    assert main(args) == 0
+    first, second = project.shots
+    canvas = window.timeline.canvas
+    window.document.set_current_shot(first.id)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(delivered))])
+    event = QDropEvent(
+        QPointF(20, SHOT_TOP + 10), Qt.DropAction.CopyAction, mime,
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    canvas.dropEvent(event)
+    qtbot.waitUntil(lambda: len(project.shots) == 3, timeout=FINISH_TIMEOUT)
+    added = project.shots[1]  # after the selected shot
+    assert names(window) == [first.name, second.name, second.name]
+    assert added.id != second.id and added.keyframe == second.keyframe
+    assert added.camera.to_dict() == second.camera.to_dict()
+    assert (added.seed, added.duration) == (second.seed, second.duration)
+    assert "Added 'Push in on the tree'" in window.statusBar().currentMessage()
+    window.document.undo_stack.undo()
+    assert names(window) == [first.name, second.name]
+
+    # a file Kinema did not make is refused with a sentence, nothing is added
+    from engine.media import write_mp4
+
+    plain = tmp_path / "plain.mp4"
+    write_mp4(plain, np.zeros((2, 16, 16, 3), np.uint8), 24.0, preset="ultrafast")
+    window.shot_importer.import_file(plain)
+    qtbot.waitUntil(lambda: "carries no Kinema request" in window.statusBar().currentMessage())
+    assert len(project.shots) == 2
+
+
+def test_the_sequence_exports_as_a_timeline_from_the_window(qtbot, window, tmp_path):
+    import opentimelineio as otio
+
+    from studio.export import ExportOptions
+
+    first, second = window.document.project.shots
+    window.generation.generate(1, first.id)
+    window.generation.generate(1, second.id)
+    qtbot.waitUntil(lambda: bool(first.takes and second.takes), timeout=FINISH_TIMEOUT)
+    target = tmp_path / "Cut.otio"
+    options = ExportOptions(path=target, scope="sequence", codec="dnxhr-hq")
+    with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
+        assert window.export(options)
+    timeline = otio.adapters.read_from_file(str(target))
+    clips = list(timeline.find_clips())
+    assert [(c.name, c.duration().value) for c in clips] == [(first.name, 48), (second.name, 36)]
+    assert [c.metadata["kinema"]["take"]["id"] for c in clips] == [
+        first.active_take,
+        second.active_take,
+    ]
+    assert len(list((tmp_path / "Cut_media").iterdir())) == 2
