@@ -521,3 +521,38 @@ def test_in_a_wide_frame_every_planned_path_stays_in_the_picture():
         for obj in clip.objects:
             assert obj.masks[0].any()
             assert (obj.trajectory[:, 1] >= 0).all() and (obj.trajectory[:, 1] <= 72).all()
+
+
+def test_the_prompts_objects_ride_the_users_own_strokes():
+    """A shot with painted strokes and no plan: the prompt says what each painted thing is
+    and what colour; the stroke says where it goes (the user's work wins)."""
+    from engine.backends.builtin import painted_storyboard
+    from engine.models.pipeline import native_plan
+    from engine.motion import MotionStroke, TrajectoryPoint
+    from engine.synth.palette import COLOURS
+
+    yy, xx = np.mgrid[0:128, 0:128] / 128
+    disk = (((xx - 0.3) ** 2 + (yy - 0.7) ** 2) <= 0.08**2).astype(np.float32)
+    path = [TrajectoryPoint(0.3 + 0.4 * f / 24, 0.7, float(f)) for f in range(0, 25, 4)]
+    shot = Shot(prompt="a red ball rolls across the snow at dusk", duration=25, seed=3)
+    shot.strokes = [MotionStroke(mask=disk, trajectory=path)]
+    shot.settings = ShotSettings(backend="builtin")
+    request = request_for_shot(Project(width=128, height=128, fps=12.0), shot)
+    controls = compile_request(request)
+    native = native_plan(128, 128, 25, 12.0)
+    resampled = controls.resample(native.width, native.height, native.frames)
+    layout, animatic = painted_storyboard(request.shot, controls, resampled)
+    red = (animatic == np.array(COLOURS["red"], np.uint8)).all(-1)
+    for t in (0, 12, 24):  # the red silhouette is the stroke's region, where the path has it
+        ys, xs = np.nonzero(red[t])
+        assert (
+            abs(xs.mean() / 128 - (0.3 + 0.4 * t / 24)) < 0.02 and abs(ys.mean() / 128 - 0.7) < 0.02
+        )
+    expected = np.asarray(COLOURS["red"], np.float32) / 127.5 - 1
+    full = layout[0, 0] > 0.99
+    np.testing.assert_allclose(
+        layout[1:4, 0][:, full].T, np.tile(expected, (full.sum(), 1)), atol=0.02
+    )
+    assert layout[10 + 1, 0, 0, 0] == 1 and layout[13 + 2, 0, 0, 0] == 1  # dusk, snow
+    shot.prompt = "a misty morning"  # nothing named to ride the stroke: no storyboard
+    assert painted_storyboard({**request.shot, "prompt": shot.prompt}, controls, resampled) is None

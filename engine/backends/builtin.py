@@ -84,9 +84,11 @@ class BuiltinBackend:
         if not (request.shot.get("prompt") or "").strip() and keyframe is None:
             report.notice("No prompt and no keyframe: the model will invent a scene.")
         steps = max(1, int(request.steps))
-        storyboard = (
-            None if keyframe is not None else plan_storyboard(request.shot, controls, native)
-        )
+        storyboard = None  # a plan's, else the prompt's objects riding the user's strokes
+        if keyframe is None:
+            storyboard = plan_storyboard(request.shot, controls, native) or painted_storyboard(
+                request.shot, controls, native
+            )
         common = dict(
             steps=steps,
             guidance=float(request.guidance),
@@ -160,3 +162,28 @@ def plan_storyboard(shot: dict, controls, native) -> tuple[np.ndarray, np.ndarra
     fps = (native.frames - 1) / seconds if controls.frames > 1 else native.fps
     size = (native.frames, native.width, native.height, fps, native.poses)
     return layout_for(plan, *size), plan_animatic(plan, *size)
+
+
+def painted_storyboard(shot: dict, controls, native) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a shot with the user's own move strokes, a prompt and no plan: the prompt read in
+    memory (as the planner reads it, with the shot's seed), its objects riding the strokes in
+    the order it names them, on its sky and ground, as (layout, animatic). None without
+    strokes, a prompt, or an object named."""
+    from ..motion import compile_regions
+    from ..storyboard import plan_prompt
+    from ..storyboard.sketch import painted_storyboard as storyboard
+
+    prompt = (shot.get("prompt") or "").strip()
+    moving = [s for s in controls.strokes if s.kind == "move"]
+    if not prompt or not moving or shot.get("plan"):
+        return None
+    seconds = (controls.frames - 1) / controls.fps
+    fps = (native.frames - 1) / seconds if controls.frames > 1 else native.fps
+    plan = plan_prompt(prompt, int(shot.get("seed") or 0), native.frames, fps)
+    if not plan.spec.objects:
+        return None
+    regions = []
+    for stroke in moving[: len(plan.spec.objects)]:  # each stroke's own region, frame by frame
+        fields = compile_regions([stroke], native.width, native.height, native.frames)
+        regions.append(np.stack([fields.move_mask(t) for t in range(native.frames)]))
+    return storyboard(plan, regions, native.frames, native.width, native.height, native.poses)

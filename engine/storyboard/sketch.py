@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..camera import Pose
 from ..synth.palette import COLOURS, GROUND_COLOURS, GROUND_LIGHT, LIGHT_TINT, SKY_GRADIENTS
 from ..synth.rig import FOV_DEG, build_view
 from .plan import ScenePlan, render_plan
@@ -56,6 +57,42 @@ def plan_animatic(
             image[label.masks[t].astype(bool)] = np.asarray(COLOURS[label.colour], np.float32)
         out[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
     return out
+
+
+def painted_storyboard(
+    plan: ScenePlan,
+    regions: list[np.ndarray],
+    frames: int,
+    width: int,
+    height: int,
+    poses=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(layout, animatic) for a shot whose user painted the strokes: the prompt's objects, in
+    the order it names them, ride the user's strokes (`regions`: one (T, H, W) moving region
+    per move stroke, 0..1), on the plan's sky and ground. Objects the prompt names beyond the
+    strokes are left out: the user painted what is in the shot.
+
+    The user's strokes win over the plan: the plan gives only what the strokes do not say,
+    what each painted thing is and what colour, and the place it is in.
+    """
+    from ..models.layout import layout_channels
+
+    spec = plan.spec
+    bound = [
+        (obj.kind, obj.colour, region > 0.5)
+        for obj, region in zip(spec.objects, regions, strict=False)
+    ]
+    layout = layout_channels(bound, frames, width // 8, height // 8, spec.sky, spec.ground, spec.far)
+    if poses is None:
+        poses = [Pose()] * frames
+    view = build_view(list(poses), width, height, spec.camera_height, spec.camera_pitch, FOV_DEG)
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for t in range(frames):
+        image = _backdrop(plan, view, t)
+        for _, colour, masks in bound:
+            image[masks[t]] = np.asarray(COLOURS[colour], np.float32)
+        out[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+    return layout, out
 
 
 def plan_sketch(plan: ScenePlan, width: int, height: int) -> np.ndarray:
