@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import KinemaError
+from .errors import InvalidRequest, KinemaError
 from .jobs import MEMORY_MODES
 
 log = logging.getLogger(__name__)
@@ -229,12 +229,25 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("bench", help="measure speed; prints figures")
     p.add_argument("name", choices=[*BENCHMARKS, "all"], help="what to measure")
+    p.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="builtin: also time the weights in DIR, alternating with the shipped ones in one run",
+    )
     p.set_defaults(func=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_benchmarks
 
+    if args.against is not None:
+        if args.name != "builtin":
+            raise InvalidRequest("--against compares generator weights: use it with 'builtin'.")
+        from .models.pipeline import bench_against
+
+        bench_against(args.against)
+        return EXIT_OK
     run_benchmarks(args.name)
     return EXIT_OK
 

@@ -428,3 +428,41 @@ def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3
         shown = "" if math.isnan(first) else f"  first preview {first * 1e3:4.0f} ms"
         print(f"  {name:>38s}: {r['seconds']:5.2f} s  ratio {r['realtime_ratio']:.2f}{shown}")
     return results
+
+
+def bench_against(other: str | Path, folder: str | Path = WEIGHTS, steps: int = 8, rounds: int = 5):
+    """The studio's pass (a planned-style shot: guide and layout given when the weights read
+    one) with two sets of weights, alternating run by run in one process, so a machine whose
+    speed drifts from hour to hour cannot decide the ratio. Medians of `rounds`."""
+    from ..camera import preset
+    from ..controls import compile_shot
+    from ..models.layout import LAYOUT_CHANNELS
+
+    models = {"shipped": BuiltinModel.load(folder), "other": BuiltinModel.load(other)}
+    size = dict(width=NATIVE_SIDE, height=NATIVE_SIDE, frames=25, fps=NATIVE_FPS)
+    shot = compile_shot(preset("pan-right", 25), [], **size)
+    prompt = "a red ball rolls across the grass in daylight"
+    layout = np.zeros((LAYOUT_CHANNELS, 7, NATIVE_SIDE // 8, NATIVE_SIDE // 8), np.float32)
+    guide = shot.guide
+
+    def run(model: BuiltinModel) -> float:
+        with_layout = layout if model.dit.cfg.layout_channels else None
+        return timed(
+            lambda: model.generate(
+                prompt, shot, steps=steps, guide=guide, guide_strength=0.6, layout=with_layout
+            )
+        )
+
+    for model in models.values():
+        run(model)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            times[name].append(run(model))
+    result = {name: float(np.median(t)) for name, t in times.items()}
+    result["ratio"] = result["other"] / result["shipped"]
+    print(f"built-in pass, {steps} steps, 25 frames at 128x128, alternating, median of {rounds}:")
+    print(f"  shipped {folder}: {result['shipped']:.3f} s")
+    print(f"  other   {other}: {result['other']:.3f} s")
+    print(f"  ratio other / shipped: {result['ratio']:.3f}")
+    return result
