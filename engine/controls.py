@@ -215,8 +215,12 @@ def compile_shot(
     )
 
 
-def compile_request(request) -> ShotControls:
-    """Controls for a `GenerationRequest`: its shot snapshot, keyframe read from the project folder."""
+def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls:
+    """Controls for a `GenerationRequest`: its shot snapshot, keyframe read from the project folder.
+
+    `keyframe` (H, W, 3 uint8) is the shot's keyframe already decoded, for a request that
+    carries its bytes instead of a folder to read (a farm node never sees the client's disk).
+    """
     from .media import read_image
     from .project import Shot
 
@@ -224,8 +228,7 @@ def compile_request(request) -> ShotControls:
         shot = Shot.from_dict(request.shot, field="shot")
     except ProjectError as error:
         raise InvalidRequest(f"The shot in this request is not valid: {error}") from error
-    keyframe = None
-    if shot.keyframe:
+    if shot.keyframe and keyframe is None:
         if request.project_dir is None:
             raise InvalidRequest("The shot has a keyframe but the request names no project folder.")
         keyframe = read_image(Path(request.project_dir) / shot.keyframe)

@@ -116,6 +116,7 @@ class JobQueued(JobEvent):
 class JobStarted(JobEvent):
     backend: str
     total_steps: int
+    node: str = ""  # the farm node running the job ("" on this machine's own engine)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,10 @@ class JobFinished(JobEvent):
 @dataclass(frozen=True)
 class JobCancelled(JobEvent):
     pass
+
+
+#: `JobFailed.kind` of a job whose farm node went away: submitting it again is safe
+NODE_LOST = "node-lost"
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,19 @@ FRAMES_DIR = "frames"
 REQUEST_FILE = "request.json"
 FRAME_PREFIX = "frame_"
 _FRAME_RE = re.compile(re.escape(FRAME_PREFIX) + r"(\d+)\.png")
+_TAKE_LABEL_RE = re.compile(r"Take (\d+)$")
 
 ProgressFn = Callable[[int, int], None]
 
 
 def new_take_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def next_take_label(takes) -> str:
+    """The label of a shot's next take: "Take N", one past the highest N among `takes`."""
+    numbers = [int(m.group(1)) for t in takes if (m := _TAKE_LABEL_RE.match(t.label))]
+    return f"Take {max(numbers, default=0) + 1}"
 
 
 def take_folder(shot_id: str, take_id: str) -> str:

@@ -150,6 +150,12 @@ class Engine:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def warm_backends(self) -> list[str]:
+        """The backends loaded and kept warm, in the order they were first used."""
+        with self._cond:
+            return list(self._backends)
+
     def capabilities(self) -> dict[str, Capabilities]:
         """Every known backend's capabilities, without loading any weights."""
         caps = {}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ from engine.jobs import GenerationRequest, JobFinished, new_job_id
 from engine.project import Project, Take
 from engine.render import request_for_shot
 from engine.storyboard import needs_plan
-from engine.takes import save_take, take_request
+from engine.takes import next_take_label, save_take, take_request
 
 from .commands import AddTake, SetShotField
 from .document import Document
@@ -42,7 +41,6 @@ from .tasks import TaskRunner
 log = logging.getLogger(__name__)
 
 MAX_SEED = 2**32 - 1
-_TAKE_NUMBER = re.compile(r"Take (\d+)$")
 #: the failure kind of a job whose clip sampled but whose final decode ran out of memory
 DECODE_MEMORY = DecodeOutOfMemory.kind
 
@@ -85,6 +83,7 @@ class GenerationController(QObject):
         self._jobs: dict[str, _Job] = {}
         self._decodable: dict[str, _Job] = {}  # failed in the decode, latents kept
         bridge.job_started.connect(self._on_bridge_job_started)
+        bridge.job_placed.connect(self._on_bridge_job_placed)
         bridge.job_progress.connect(self._on_bridge_job_progress)
         bridge.preview_ready.connect(self._on_bridge_preview_ready)
         bridge.job_finished.connect(self._on_bridge_job_finished)
@@ -216,6 +215,9 @@ class GenerationController(QObject):
     def _on_bridge_job_started(self, job_id: str, backend: str, total: int) -> None:
         self.model.update(job_id, status="running", total=total)
 
+    def _on_bridge_job_placed(self, job_id: str, node: str) -> None:
+        self.model.update(job_id, node=node)
+
     def _on_bridge_job_progress(self, job_id: str, step: int, total: int, message: str) -> None:
         self.model.update(job_id, step=step, total=total)
 
@@ -257,7 +259,7 @@ class GenerationController(QObject):
         if shot is None:
             self._job_failed(job_id, "The shot was removed before its take could be added.")
             return
-        take.label = f"Take {_next_take_number(shot.takes)}"
+        take.label = next_take_label(shot.takes)
         self._take_cache.put(take.id, frames)
         self.document.push(AddTake(self.document, shot.id, take))
         self.model.update(job_id, status="finished", message=take.label)
@@ -303,8 +305,3 @@ class GenerationController(QObject):
         for job_id in [j for j, job in self._decodable.items() if not self.can_decode_again(j)]:
             del self._decodable[job_id]
             self.model.update(job_id, decodable=False)
-
-
-def _next_take_number(takes: list[Take]) -> int:
-    numbers = [int(m.group(1)) for t in takes if (m := _TAKE_NUMBER.match(t.label))]
-    return max(numbers, default=0) + 1
