@@ -199,6 +199,13 @@ def bench_diffusers() -> dict:
     return run()
 
 
+def bench_farm() -> dict:
+    """A sequence of shots on this machine's engine, then on 1 and 2 local Ray nodes."""
+    from .farm.bench import bench_farm as run
+
+    return run()
+
+
 def bench_metrics() -> dict:
     """Each quality metric on a 17-frame 128x128 world clip (they run on every take)."""
     from . import metrics
@@ -240,6 +247,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "builtin": bench_builtin,
     "diffusers": bench_diffusers,
     "metrics": bench_metrics,
+    "farm": bench_farm,
     # the studio: worst event-loop stall while generating, 1080p60 playback, live previs drag
     "gui-stall": _studio_benchmark("bench_gui_stall"),
     "viewer": _studio_benchmark("bench_viewer"),

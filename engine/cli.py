@@ -1,5 +1,5 @@
 """`kinema` entry point: no subcommand opens the studio; `render`, `export`, `inspect`,
-`import-shot`, `info`, `models`, `plan`, `bench`, `train`, `eval`.
+`import-shot`, `info`, `models`, `plan`, `bench`, `farm`, `train`, `eval`.
 
 Bad input ends in one clean line on stderr and exit code 2 (`kinema: error: ...`), never
 a traceback; an unexpected crash exits 1 and points at the log.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from .jobs import MEMORY_MODES
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_CRASH, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+FARM_ENV = "KINEMA_FARM"  # the farm address `render --farm` and `farm` use by default
 
 
 _OUTPUT_HELP = (
@@ -45,7 +47,7 @@ def _add_delivery_options(p: argparse.ArgumentParser) -> None:
 def _add_render(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="render a project's shots to a video, frames or a timeline")
     p.add_argument("project", help="a project folder (Name.kinema) or its project.json")
-    p.add_argument("-o", "--output", required=True, help=_OUTPUT_HELP)
+    p.add_argument("-o", "--output", help=_OUTPUT_HELP)
     p.add_argument("--shot", help="shot number (1 = first) or id; default: every shot in order")
     p.add_argument("--backend", help="backend name (default: each shot's own setting)")
     p.add_argument("--seed", type=int, help="override the shot's seed")
@@ -57,6 +59,31 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
         default="auto",
         choices=MEMORY_MODES,
         help="a real model's GPU memory mode (default auto: the fastest that fits)",
+    )
+    p.add_argument(
+        "--variations",
+        type=int,
+        default=1,
+        metavar="N",
+        help="render every shot N times with seeds seed, seed+1, ...; -o OUT.mp4 then "
+        "writes OUT_v1.mp4 ... OUT_vN.mp4",
+    )
+    p.add_argument(
+        "--save-takes",
+        action="store_true",
+        help="keep every clip as a new take of its shot in the project (and save it)",
+    )
+    p.add_argument(
+        "--farm",
+        metavar="ADDRESS",
+        default=os.environ.get(FARM_ENV) or None,
+        help=f"render on a Ray farm: its head node HOST:PORT, or 'auto' ({FARM_ENV} too)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="with --farm: times a shot whose node died is sent to another node (1)",
     )
     _add_models_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -165,6 +192,99 @@ def _cmd_import_shot(args: argparse.Namespace) -> int:
     first = len(result.project.shots) - len(result.shots) + 1
     for number, shot in enumerate(result.shots, first):
         print(f"Added shot {number} '{shot.name}' to {result.project.folder}")
+    return EXIT_OK
+
+
+def _add_farm(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("farm", help="the Ray render farm: its nodes, render slots and jobs")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = actions.add_parser(
+        "start", help="start a farm's head node here (loopback only unless --listen)"
+    )
+    start.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="IP",
+        help="the address other machines reach this one at (default 127.0.0.1: this machine only)",
+    )
+    start.add_argument("--port", type=int, default=6379, help="the head node's port (6379)")
+    start.add_argument(
+        "--dashboard", action="store_true", help="also run Ray's dashboard, on 127.0.0.1 only"
+    )
+    join = actions.add_parser("join", help="make this machine a node of the farm at ADDRESS")
+    join.add_argument("address", metavar="ADDRESS", help="the head node, HOST:PORT")
+    for action in (start, join):
+        action.add_argument("--num-gpus", type=int, help="GPUs to offer (default: all)")
+        action.add_argument(
+            "--num-cpus", type=int, help="CPUs to offer (0: render nothing here, only submit)"
+        )
+    status = actions.add_parser("status", help="nodes, GPUs, render slots, warm models, jobs")
+    stop = actions.add_parser("stop", help="end Kinema's render slots (frees their GPUs)")
+    for action in (status, stop):
+        action.add_argument(
+            "--farm",
+            metavar="ADDRESS",
+            default=os.environ.get(FARM_ENV) or "auto",
+            help=f"the head node HOST:PORT, or 'auto' (default; {FARM_ENV} too)",
+        )
+    p.set_defaults(func=_cmd_farm)
+
+
+def _cmd_farm(args: argparse.Namespace) -> int:
+    from .farm.cluster import farm_status, format_status, stop_slots
+
+    if args.action in ("start", "join"):
+        return _farm_start(args)
+    if args.action == "status":
+        print(format_status(farm_status(args.farm)))
+    else:
+        stopped = stop_slots(args.farm)
+        print(
+            f"Stopped {len(stopped)} render slot(s)"
+            + (f": {', '.join(stopped)}" if stopped else ".")
+        )
+    return EXIT_OK
+
+
+def _farm_start(args: argparse.Namespace) -> int:
+    """`kinema farm start` / `join`: `ray start` with Kinema's safe settings, and what next."""
+    import subprocess
+
+    from .farm.cluster import ensure_token, is_loopback, ray_start
+
+    head = None if args.action == "start" else args.address
+    listen = getattr(args, "listen", "127.0.0.1")
+    command, env = ray_start(
+        head=head,
+        listen=listen,
+        port=getattr(args, "port", 6379),
+        cpus=args.num_cpus,
+        gpus=args.num_gpus,
+        dashboard=getattr(args, "dashboard", False),
+    )
+    token = ensure_token() if head is None else None
+    result = subprocess.run(command, env={**os.environ, **env})
+    if result.returncode:
+        return EXIT_BAD_INPUT
+    if head is not None:
+        print(f"This machine is now a node of the farm at {head}.")
+        return EXIT_OK
+    address = f"{listen}:{args.port}"
+    print(f"\nKinema farm head on {address}, token authentication on", end="")
+    print(f" (token in {token})." if token else " (token from RAY_AUTH_TOKEN).")
+    if is_loopback(listen):
+        print(
+            "It listens on this machine only; --listen <this machine's LAN address> lets others join."
+        )
+    else:
+        print(
+            "Anyone who can reach this address and has the token can run code on every node: "
+            "keep it on a network you trust."
+        )
+        print(f"On each render machine, copy the token there, then: kinema farm join {address}")
+    if args.dashboard:
+        print("Ray's dashboard is on http://127.0.0.1:8265, reachable from this machine only.")
+    print(f"Render on it: kinema render PROJECT --farm {address}   (stop it: ray stop)")
     return EXIT_OK
 
 
@@ -308,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models(sub)
     _add_plan(sub)
     _add_bench(sub)
+    _add_farm(sub)
     _add_model_commands(sub, "train", "train a part of the built-in model", _TRAINERS)
     _add_model_commands(sub, "eval", "evaluate a model on the fixed held-out set", _EVALUATORS)
     return parser
@@ -322,6 +443,7 @@ COMMANDS = (
     "models",
     "plan",
     "bench",
+    "farm",
     "train",
     "eval",
 )

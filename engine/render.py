@@ -9,6 +9,7 @@ where a good one was.
 
 from __future__ import annotations
 
+import functools
 import queue
 import sys
 import time
@@ -19,6 +20,7 @@ import numpy as np
 
 from .errors import Cancelled, InvalidRequest, KinemaError
 from .jobs import (
+    NODE_LOST,
     GenerationRequest,
     JobCancelled,
     JobEvent,
@@ -73,34 +75,52 @@ def generate_blocking(
     device: str = "auto",
     on_progress: ProgressFn | None = None,
     on_notice: Callable[[str], None] | None = None,
+    engine_factory: Callable[[Callable[[JobEvent], None]], object] | None = None,
+    retries: int = 0,
 ) -> list[np.ndarray]:
-    """Run requests in order on a private engine and return their frames.
+    """Run requests on a private engine and return their frames, in the order given.
 
-    Raises the job's error as a `KinemaError` (message intact) if one fails, and
-    `Cancelled` if interrupted; the engine is always shut down.
+    Every request is submitted at once, so a farm (`engine_factory` making a `FarmClient`)
+    runs them side by side; the local engine runs them in order. A job whose farm node died
+    is submitted again up to `retries` times. Raises the job's error as a `KinemaError`
+    (message intact) if one fails, and `Cancelled` if interrupted; the engine is always
+    shut down.
     """
     events: queue.Queue[JobEvent] = queue.Queue()
-    engine = Engine(events.put, device=device)
-    results: list[np.ndarray] = []
+    if engine_factory is None:
+        engine = Engine(events.put, device=device)
+    else:
+        engine = engine_factory(events.put)
+    index_of: dict[str, int] = {}
+    results: list[np.ndarray | None] = [None] * len(requests)
+    tries = [0] * len(requests)
     try:
         for index, request in enumerate(requests):
-            job_id = engine.submit(request)
+            index_of[engine.submit(request)] = index
+        remaining = len(requests)
+        while remaining:
+            event = events.get()
+            index = index_of.get(event.job_id)
+            if index is None:
+                continue
             label = f"shot {index + 1}/{len(requests)}"
-            while True:
-                event = events.get()
-                if event.job_id != job_id:
+            if isinstance(event, JobProgress) and on_progress:
+                on_progress(label, event.step, event.total)
+            elif isinstance(event, JobNotice) and on_notice:
+                on_notice(event.message)
+            elif isinstance(event, JobFinished):
+                results[index] = np.asarray(event.frames)
+                remaining -= 1
+            elif isinstance(event, JobFailed):
+                if event.kind == NODE_LOST and tries[index] < retries:
+                    tries[index] += 1
+                    if on_notice:
+                        on_notice(f"{label}: {event.message} Sending it to another node.")
+                    index_of[engine.submit(requests[index].rerun())] = index
                     continue
-                if isinstance(event, JobProgress) and on_progress:
-                    on_progress(label, event.step, event.total)
-                elif isinstance(event, JobNotice) and on_notice:
-                    on_notice(event.message)
-                elif isinstance(event, JobFinished):
-                    results.append(np.asarray(event.frames))
-                    break
-                elif isinstance(event, JobFailed):
-                    raise KinemaError(event.message)
-                elif isinstance(event, JobCancelled):
-                    raise Cancelled()
+                raise KinemaError(event.message)
+            elif isinstance(event, JobCancelled):
+                raise Cancelled()
     except KeyboardInterrupt:
         engine.cancel_all()
         raise
@@ -213,36 +233,83 @@ def planned_for_render(project: Project, shot: Shot, caps) -> tuple[Shot, str]:
     return planned_shot(shot, planned), planned.message
 
 
+def variation_path(output: Path, variation: int, variations: int) -> Path:
+    """Where variation `variation` (0-based) of `variations` goes: OUT.mp4 -> OUT_v2.mp4."""
+    if variations == 1:
+        return output
+    return output.with_name(f"{output.stem}_v{variation + 1}{output.suffix}")
+
+
+def save_takes(project: Project, requests: Sequence[GenerationRequest], clips) -> list[str]:
+    """Each clip as a new take of its shot (labelled "Take N"), then the project saved."""
+    from .takes import next_take_label, save_take
+
+    labels = []
+    for request, frames in zip(requests, clips):
+        shot = next(s for s in project.shots if s.id == request.shot["id"])
+        take = save_take(
+            project.folder, shot.id, frames, request, label=next_take_label(shot.takes)
+        )
+        shot.takes.append(take)
+        labels.append(f"{shot.name}: {take.label}")
+    project.save()
+    return labels
+
+
 def render_cli(args) -> int:
-    """`kinema render`: project -> frames -> file, with a progress bar and clean errors."""
+    """`kinema render`: project -> frames -> file (and takes), with a progress bar and clean
+    errors; on this machine's engine, or on a farm with `--farm ADDRESS`."""
     from .export import output_codec
 
     project = Project.load(Path(args.project))
     shots = pick_shots(project, args.shot)
-    output = Path(args.output)
-    if output.suffix and not output.parent.exists():
-        raise InvalidRequest(f"The folder '{output.parent}' for the output does not exist.")
-    codec = output_codec(output, args.codec)  # a bad codec or container fails before work
-    if not codec.sequence:
-        codec.encoder_options(args.crf, args.preset)  # so do a bad CRF or preset
-    requests = []
-    for number, shot in enumerate(shots, 1):
-        settings = settings_on(shot, args.backend)
-        caps = _check_available(settings.backend)
-        shot, planned = planned_for_render(project, shot, caps)
-        if planned:
-            print(f"note: shot {number} planned in memory (not saved): {planned}", file=sys.stderr)
-        requests.append(
-            request_for_shot(
-                project,
-                shot,
-                backend=settings.backend,
-                seed=args.seed,
-                steps=args.steps or settings.steps,
-                guidance=settings.guidance,
-                memory=getattr(args, "memory", None),
-            )  # fmt: skip
+    variations = getattr(args, "variations", 1) or 1
+    keep_takes = getattr(args, "save_takes", False)
+    if variations < 1:
+        raise InvalidRequest(f"--variations must be at least 1, got {variations}.")
+    if args.output is None and not keep_takes:
+        raise InvalidRequest(
+            "Say where the render goes: -o OUT.mp4 (or a folder), --save-takes, or both."
         )
+    output = Path(args.output) if args.output is not None else None
+    codec = None
+    if output is not None:
+        if output.suffix and not output.parent.exists():
+            raise InvalidRequest(f"The folder '{output.parent}' for the output does not exist.")
+        codec = output_codec(output, args.codec)  # a bad codec or container fails before work
+        if not codec.sequence:
+            codec.encoder_options(args.crf, args.preset)  # so do a bad CRF or preset
+    requests = []  # variation-major: the whole sequence, then again with the next seeds
+    for variation in range(variations):
+        for number, shot in enumerate(shots, 1):
+            settings = settings_on(shot, args.backend)
+            caps = _check_available(settings.backend)
+            shot, planned = planned_for_render(project, shot, caps)
+            if planned and variation == 0:
+                print(
+                    f"note: shot {number} planned in memory (not saved): {planned}",
+                    file=sys.stderr,
+                )
+            seed = (shot.seed if args.seed is None else args.seed) + variation
+            requests.append(
+                request_for_shot(
+                    project,
+                    shot,
+                    backend=settings.backend,
+                    seed=seed % 2**32,
+                    steps=args.steps or settings.steps,
+                    guidance=settings.guidance,
+                    memory=getattr(args, "memory", None),
+                )
+            )
+    farm = getattr(args, "farm", None)
+    engine_factory = None
+    if farm:
+        from .farm.client import FarmClient
+        from .farm.cluster import connect
+
+        connect(farm)  # before any work, so a farm that cannot be reached says so at once
+        engine_factory = functools.partial(FarmClient, address=farm, device=args.device)
     progress = TerminalProgress(enabled=False if args.quiet else None)
     started = time.perf_counter()
     clips = generate_blocking(
@@ -250,24 +317,34 @@ def render_cli(args) -> int:
         device=args.device,
         on_progress=progress,
         on_notice=lambda message: print(f"note: {message}", file=sys.stderr),
+        engine_factory=engine_factory,
+        retries=getattr(args, "retries", 1) if farm else 0,
     )
-    delivered = write_output(
-        clips,
-        requests,
-        project,
-        output,
-        codec=codec.name,
-        crf=args.crf,
-        preset=args.preset,
-        progress=progress,
-    )
-    for note in delivered.notes:
-        print(f"note: {note}", file=sys.stderr)
-    elapsed = time.perf_counter() - started
-    count = sum(len(clip) for clip in clips)
-    media = f" and {len(delivered.media)} media files" if delivered.media else ""
-    print(
-        f"Wrote {count} frames ({count / project.fps:.2f} s at {project.fps:g} fps) "
-        f"as {codec.label} to {output}{media} in {elapsed:.1f} s"
-    )
+    if keep_takes:
+        labels = save_takes(project, requests, clips)
+        print(f"Saved {len(labels)} take(s) in {project.folder}: " + "; ".join(labels))
+    per = len(shots)
+    for variation in range(variations if output is not None else 0):
+        part = slice(variation * per, (variation + 1) * per)
+        path = variation_path(output, variation, variations)
+        delivered = write_output(
+            clips[part],
+            requests[part],
+            project,
+            path,
+            codec=codec.name,
+            crf=args.crf,
+            preset=args.preset,
+            progress=progress,
+        )
+        for note in delivered.notes:
+            print(f"note: {note}", file=sys.stderr)
+        count = sum(len(clip) for clip in clips[part])
+        media = f" and {len(delivered.media)} media files" if delivered.media else ""
+        print(
+            f"Wrote {count} frames ({count / project.fps:.2f} s at {project.fps:g} fps) "
+            f"as {codec.label} to {path}{media}"
+        )
+    where = f" on the farm at {farm}" if farm else ""
+    print(f"Rendered {len(requests)} clip(s){where} in {time.perf_counter() - started:.1f} s")
     return 0
