@@ -1,5 +1,8 @@
 """The only place that touches `engine.worker.Engine`: its events become Qt signals.
 
+The engine is this machine's `Engine`, or a `FarmClient` (the same face) when the user named
+a render farm; `switch_engine` changes which while nothing is queued or running.
+
 The engine calls back on its own thread. The callback only appends to a queue under a
 lock and, if no hand-over is pending, posts one queued wake-up to the GUI thread; it never
 blocks on the GUI. The GUI thread drains the queue at most every `min_interval_ms` (one
@@ -53,6 +56,7 @@ class _PreviewSlot:
 class EngineBridge(QObject):
     job_queued = Signal(str, int)  # job id, jobs ahead
     job_started = Signal(str, str, int)  # job id, backend, total steps
+    job_placed = Signal(str, str)  # job id, the farm node running it
     job_progress = Signal(str, int, int, str)  # job id, step, total, message
     preview_ready = Signal(str, object, int, int, bool)  # job id, frames, step, total, complete
     job_finished = Signal(str, object)  # job id, JobFinished
@@ -84,12 +88,26 @@ class EngineBridge(QObject):
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
         self._wake.connect(self._on_wake, Qt.ConnectionType.QueuedConnection)
+        self._device = device
+        self._engine = self._make_engine(engine_factory)
+
+    def _make_engine(self, engine_factory: EngineFactory | None):
         if engine_factory is None:
             # Resolved here, while the window is being built: "auto" imports torch to look
             # for a GPU, which holds the GIL long enough to freeze a visible window.
-            device = resolve_device(device)
-        factory = engine_factory or (lambda callback: Engine(callback, device=device))
-        self._engine = factory(self._on_engine_event)
+            device = self._device = resolve_device(self._device)
+            engine_factory = lambda callback: Engine(callback, device=device)  # noqa: E731
+        return engine_factory(self._on_engine_event)
+
+    def switch_engine(self, engine_factory: EngineFactory | None, timeout: float = 10.0) -> bool:
+        """Run later jobs on another engine (None: this machine's); False while busy."""
+        if self._closed or self.is_busy():
+            return False
+        old, self._engine = self._engine, self._make_engine(engine_factory)
+        if not old.shutdown(timeout):
+            log.warning("the previous engine did not stop within %.0f s", timeout)
+        self._capabilities = None
+        return True
 
     # ------------------------------------------------------------------ GUI side API
 
@@ -205,6 +223,8 @@ class EngineBridge(QObject):
             self.job_queued.emit(job_id, event.position)
         elif isinstance(event, JobStarted):
             self.job_started.emit(job_id, event.backend, event.total_steps)
+            if event.node:
+                self.job_placed.emit(job_id, event.node)
         elif isinstance(event, JobFinished):
             self._tracked.discard(job_id)
             self.job_finished.emit(job_id, event)

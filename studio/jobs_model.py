@@ -34,6 +34,7 @@ class JobRecord:
     message: str = ""
     kind: str = ""  # why it failed, as the engine says ("memory", "decode-memory", ...)
     decodable: bool = False  # its decode ran out of memory and the latents are kept
+    node: str = ""  # the farm node that runs it ("" on this machine)
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     ended: float | None = None
@@ -88,8 +89,8 @@ _STATUS_COLOUR = {
 
 
 class JobListModel(QAbstractTableModel):
-    COLUMNS = ("Job", "Status", "Progress", "Elapsed", "Remaining", "")
-    JOB, STATUS, PROGRESS, ELAPSED, REMAINING, CANCEL = range(6)
+    COLUMNS = ("Job", "Status", "Node", "Progress", "Elapsed", "Remaining", "")
+    JOB, STATUS, NODE, PROGRESS, ELAPSED, REMAINING, CANCEL = range(7)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -134,6 +135,10 @@ class JobListModel(QAbstractTableModel):
             self._ticker.stop()
         return record
 
+    def has_nodes(self) -> bool:
+        """Whether any job ran on a farm node (the queue shows the Node column then)."""
+        return any(r.node for r in self._rows)
+
     def clear_finished(self) -> list[str]:
         """Drop rows of jobs that ended; returns their ids."""
         gone = [r.job_id for r in self._rows if not r.active]
@@ -172,6 +177,8 @@ class JobListModel(QAbstractTableModel):
             if column == self.STATUS:
                 text = _STATUS_TEXT.get(record.status, record.status)
                 return f"{text}: {record.message}" if record.message else text
+            if column == self.NODE:
+                return record.node
             if column == self.PROGRESS:
                 return f"{record.step}/{record.total}" if record.total else ""
             if column == self.ELAPSED:
@@ -194,6 +201,8 @@ class JobListModel(QAbstractTableModel):
                 return DECODE_AGAIN_TIP
             if column == self.JOB:
                 return f"{record.label} ({record.backend})"
+            if column == self.NODE and record.node:
+                return f"Rendered on the farm node {record.node}"
             if record.message:
                 return record.message
             return f"{record.backend}, seed {record.seed}"

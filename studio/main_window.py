@@ -82,6 +82,9 @@ class MainWindow(QMainWindow):
         # the model folders reach the engine before its capabilities are first read
         self.preferences = preferences.load()
         preferences.apply(self.preferences)
+        self._own_engine = engine_factory is not None  # a test's engine: the farm stays out
+        if engine_factory is None:
+            engine_factory = preferences.engine_factory(self.preferences)
         self.bridge = EngineBridge(self, engine_factory=engine_factory, device=device)
         self.take_cache = TakeCache(self.tasks, parent=self)
         self.storyboard = StoryboardController(self.document, self.tasks, self)
@@ -504,10 +507,19 @@ class MainWindow(QMainWindow):
         return True
 
     def apply_preferences(self, chosen: preferences.Preferences) -> None:
-        """Store and apply preferences; models found in new folders are offered at once."""
+        """Store and apply preferences; models found in new folders are offered at once, and
+        a new farm address takes over once the queue is empty."""
+        farm_changed = chosen.farm_address != self.preferences.farm_address
         self.preferences = chosen
         preferences.save(chosen)
         preferences.apply(chosen)
+        farm_note = ""
+        if farm_changed and not self._own_engine:
+            where = f"the farm at {chosen.farm_address}" if chosen.farm_address else "this machine"
+            if self.bridge.switch_engine(preferences.engine_factory(chosen)):
+                farm_note = f" New jobs run on {where}."
+            else:
+                farm_note = f" Jobs are running: jobs run on {where} from the next start."
         self.inspector.set_capabilities(self.bridge.refresh_capabilities())
         models = [
             c for n, c in self.bridge.capabilities().items() if n.startswith(REAL_MODEL_PREFIX)
@@ -515,6 +527,7 @@ class MainWindow(QMainWindow):
         ready = sum(not c.unavailable for c in models)
         self.show_message(
             f"Preferences saved. Models found: {len(models)}, of which {ready} can run here."
+            + farm_note
         )
 
     def show_shortcuts(self) -> ShortcutsPage:

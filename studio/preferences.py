@@ -1,11 +1,13 @@
-"""The studio's preferences for real models: where they live and how they fit in GPU memory.
+"""The studio's preferences: where real models live, how they fit in GPU memory, and the
+render farm.
 
-Stored with `settings` under "models/folders" and "models/memory". `apply` hands the
+Stored with `settings` under "models/folders", "models/memory" and "farm/address". `apply` hands the
 folders to the engine's model library; the main window calls it before the engine's
 capabilities are first read, and again when the Preferences dialog is accepted, after
 which the bridge reads the capabilities afresh and the inspector lists what was found.
 The memory mode is not engine state: it travels in every request (`memory=`), read here
-when Generate is pressed.
+when Generate is pressed. The farm address decides what the bridge runs jobs on: empty, this
+machine's engine; a Ray head node's HOST:PORT (or "auto"), a `FarmClient` on that farm.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from . import settings
 
 FOLDERS_KEY = "models/folders"
 MEMORY_KEY = "models/memory"
+FARM_KEY = "farm/address"
 
 
 @dataclass(frozen=True)
 class Preferences:
     model_folders: tuple[str, ...] = ()  # folders the user named, in their order
     memory: str = "auto"  # one of engine.backends.diffusers.memory.MODES
+    farm_address: str = ""  # a Ray farm's head node HOST:PORT or "auto"; "" = this machine
 
 
 def load() -> Preferences:
@@ -37,12 +41,38 @@ def load() -> Preferences:
     return Preferences(
         model_folders=tuple(str(f) for f in folders or [] if str(f).strip()),
         memory=memory if memory in MODES else "auto",
+        farm_address=str(settings.value(FARM_KEY, "") or "").strip(),
     )
 
 
 def save(preferences: Preferences) -> None:
     settings.set_value(FOLDERS_KEY, list(preferences.model_folders))
     settings.set_value(MEMORY_KEY, preferences.memory)
+    settings.set_value(FARM_KEY, preferences.farm_address)
+
+
+def farm_problem(address: str) -> str:
+    """Why `address` cannot be a farm address, or "" (empty is fine: this machine)."""
+    from engine.farm import FarmError
+    from engine.farm.cluster import split_address
+
+    if not address.strip():
+        return ""
+    try:
+        split_address(address)
+    except FarmError as error:
+        return str(error)
+    return ""
+
+
+def engine_factory(preferences: Preferences):
+    """What the bridge runs jobs on: None (this machine's engine) or a farm client maker."""
+    if not preferences.farm_address:
+        return None
+    from engine.farm.client import FarmClient
+
+    address = preferences.farm_address
+    return lambda callback: FarmClient(callback, address)
 
 
 def apply(preferences: Preferences) -> None:

@@ -1,4 +1,5 @@
-"""Edit > Preferences: the folders that hold real models, and the GPU memory mode.
+"""Edit > Preferences: the folders that hold real models, the GPU memory mode, and the
+render farm that jobs run on.
 
 The dialog edits a `Preferences` value and nothing else: OK hands it back (the main window
 stores and applies it), Cancel drops it. The list under the folders shows what discovery
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -31,9 +33,18 @@ from PySide6.QtWidgets import (
 from engine.backends.diffusers.memory import MODES
 
 from . import theme
-from .preferences import FoundModel, Preferences, found_models, memory_label
+from .preferences import FoundModel, Preferences, farm_problem, found_models, memory_label
 
 FolderChooser = Callable[[Path | None], Path | None]
+
+FARM_HINT = (
+    "Leave empty to generate on this machine. To share the work across machines, start a "
+    "Ray farm (see the README: ray start --head, then ray start --address on each GPU box and "
+    "on this machine) and enter its head node as HOST:PORT, or 'auto' for the farm this "
+    "machine joined. Every GPU becomes a render slot; the queue shows which node runs each "
+    "job. A Ray farm runs any code a connected machine sends: keep it on a network you trust, "
+    "with Ray's token authentication on."
+)
 
 _MODE_HINTS = {
     "auto": "Picks the fastest mode predicted to fit this GPU.",
@@ -123,6 +134,25 @@ class PreferencesDialog(QDialog):
         memory_layout.addLayout(memory_row)
         memory_layout.addWidget(self.memory_hint)
 
+        farm = QGroupBox("Render farm", self)
+        self.farm_edit = QLineEdit(current.farm_address, farm)
+        self.farm_edit.setPlaceholderText("this machine (no farm)")
+        self.farm_edit.setToolTip("The Ray head node, HOST:PORT (6379 by default), or auto")
+        self.farm_edit.textChanged.connect(self._check_farm)
+        farm_hint = QLabel(FARM_HINT, farm)
+        farm_hint.setObjectName("dim")
+        farm_hint.setWordWrap(True)
+        self.farm_problem = QLabel(farm)
+        self.farm_problem.setWordWrap(True)
+        self.farm_problem.setStyleSheet(f"color: {theme.DANGER}")
+        farm_row = QHBoxLayout()
+        farm_row.addWidget(QLabel("Address", farm))
+        farm_row.addWidget(self.farm_edit, 1)
+        farm_layout = QVBoxLayout(farm)
+        farm_layout.addLayout(farm_row)
+        farm_layout.addWidget(self.farm_problem)
+        farm_layout.addWidget(farm_hint)
+
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -131,11 +161,13 @@ class PreferencesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(models, 1)
         layout.addWidget(memory)
+        layout.addWidget(farm)
         layout.addWidget(self.buttons)
+        self._check_farm()
         self._show_memory_hint()
         self._update_buttons()
         self.refresh_models()
-        self.resize(680, 560)
+        self.resize(680, 680)
 
     # ------------------------------------------------------------------ folders
 
@@ -208,7 +240,19 @@ class PreferencesDialog(QDialog):
     def _show_memory_hint(self, *args) -> None:
         self.memory_hint.setText(_MODE_HINTS.get(self.memory_box.currentData(), ""))
 
+    # ------------------------------------------------------------------ farm
+
+    def _check_farm(self, *args) -> None:
+        problem = farm_problem(self.farm_edit.text())
+        self.farm_problem.setText(problem)
+        self.farm_problem.setVisible(bool(problem))
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
+
     # ------------------------------------------------------------------ result
 
     def preferences(self) -> Preferences:
-        return Preferences(model_folders=tuple(self.folders), memory=self.memory_box.currentData())
+        return Preferences(
+            model_folders=tuple(self.folders),
+            memory=self.memory_box.currentData(),
+            farm_address=self.farm_edit.text().strip(),
+        )

@@ -1,4 +1,5 @@
-"""The queue panel: every job with its status, progress, elapsed and remaining time.
+"""The queue panel: every job with its status, progress, elapsed and remaining time, and
+on a render farm the node that runs it (the Node column shows once a job has one).
 
 A view over `JobListModel` plus the buttons that start and stop work. It emits requests;
 the generation controller acts on them. A job whose decode ran out of memory shows "↻" in
@@ -68,6 +69,8 @@ class QueuePanel(QWidget):
         header.setSectionResizeMode(JobListModel.JOB, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(JobListModel.STATUS, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(JobListModel.STATUS, 104)
+        header.setSectionResizeMode(JobListModel.NODE, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(JobListModel.NODE, 120)
         header.resizeSection(JobListModel.PROGRESS, 84)
         header.resizeSection(JobListModel.ELAPSED, 62)
         header.resizeSection(JobListModel.REMAINING, 82)
@@ -188,5 +191,8 @@ class QueuePanel(QWidget):
         self.summary.setText(f"{running} running · {queued} queued" if running or queued else "")
         self.cancel_button.setEnabled(bool(running or queued))
         self.cancel_all_button.setEnabled(bool(running or queued))
+        hide_nodes = not self.model.has_nodes()
+        if self.table.isColumnHidden(JobListModel.NODE) != hide_nodes:
+            self.table.setColumnHidden(JobListModel.NODE, hide_nodes)
         self.decode_button.setVisible(any(r.decodable for r in records))
         self.decode_button.setEnabled(self.decodable_job() is not None)
