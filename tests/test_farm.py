@@ -267,3 +267,33 @@ def test_z_a_node_that_dies_fails_its_job_and_the_rest_finish(client, farm):
     events.wait(lambda e: e.ended(retry.job_id), timeout=60)
     assert events.of(retry.job_id, JobFinished)
     assert len(client.slots) == 1
+
+
+def test_zz_a_farm_whose_nodes_lack_the_code_says_so(farm, tmp_path, monkeypatch):
+    """A node that cannot import what the client sends fails the job with a sentence, fast.
+    The client's backend factory lives in a module only this process can import."""
+    from engine.farm import FarmError
+    from engine.farm.cluster import stop_slots
+
+    (tmp_path / "client_only_backends.py").write_text(
+        "from engine.backends import create_backend\n\n\n"
+        "def backends(name):\n"
+        "    return create_backend(name)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from client_only_backends import backends
+
+    stop_slots(farm.address)  # the GPU of the node that is left is free again
+    events = Collector()
+    broken = FarmClient(events, farm.address, pool="broken", backend_factory=backends)
+    try:
+        request = _slow(0.0, 1)
+        broken.submit(request)
+        events.wait(lambda e: e.ended(request.job_id), timeout=90)
+        (failed,) = events.of(request.job_id, JobFailed)
+        assert "could start" in failed.message
+        assert "No module named 'client_only_backends'" in failed.message
+        with pytest.raises(FarmError, match="could start"):
+            broken.wait_ready(1, timeout=30)
+    finally:
+        assert broken.shutdown(30)

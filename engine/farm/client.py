@@ -140,7 +140,7 @@ class FarmClient:
         self._slots: dict[str, _Slot] = {}
         self._cancel_wanted: set[str] = set()
         self._error: FarmError | None = None  # the farm could not be reached
-        self._start_errors: dict[str, tuple[float, str]] = {}  # slot name -> (when, why)
+        self._start_errors: dict[str, tuple[float, str, str]] = {}  # name -> (when, label, why)
         self._refresh_wanted = True
         self._stopping = False
         self._ray = None
@@ -226,18 +226,24 @@ class FarmClient:
             return {n: s.plan.label for n, s in self._slots.items() if s.ready and not s.dead}
 
     def wait_ready(self, count: int = 1, timeout: float = 120.0) -> int:
-        """Block until `count` slots are ready (or the farm failed); the number ready."""
+        """Block until `count` slots are ready; the number ready after `timeout` seconds.
+        `FarmError` when the farm cannot be reached or none of its slots could start."""
+
+        def ready() -> int:
+            return sum(s.ready and not s.dead for s in self._slots.values())
+
+        def hopeless() -> bool:
+            return bool(self._start_errors) and all(s.dead for s in self._slots.values())
+
         with self._cond:
             self._cond.wait_for(
-                lambda: (
-                    self._error is not None
-                    or sum(s.ready and not s.dead for s in self._slots.values()) >= count
-                ),
-                timeout,
+                lambda: self._error is not None or hopeless() or ready() >= count, timeout
             )
             if self._error is not None:
                 raise self._error
-            return sum(s.ready and not s.dead for s in self._slots.values())
+            if hopeless():
+                raise self._start_failure()
+            return ready()
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
@@ -306,7 +312,7 @@ class FarmClient:
                 slot = self._slots.get(plan.name)
                 if slot is not None and not slot.dead:
                     continue
-                failed_at, _ = self._start_errors.get(plan.name, (-1e9, ""))
+                failed_at = self._start_errors.get(plan.name, (-1e9,))[0]
                 if now - failed_at < self._retry_start_s:
                     continue  # it could not start a moment ago: not again yet
                 slot = _Slot(plan)
@@ -317,8 +323,7 @@ class FarmClient:
                 slot.thread.start()
             if not any(not s.dead for s in self._slots.values()):
                 if self._start_errors:
-                    _, why = max(self._start_errors.values())
-                    error = FarmError(why)
+                    error = self._start_failure()
                 else:
                     error = FarmError(
                         f"The farm at {self.address} has no machine to render on: no live node "
@@ -351,13 +356,11 @@ class FarmClient:
             ray.get(slot.actor.ping.remote(), timeout=self._start_timeout_s)
         except ray.exceptions.RayError as error:
             log.warning("render slot %s did not start: %s", slot.plan.label, error)
-            reason = _last_line(error)
             with self._cond:
                 self._start_errors[slot.plan.name] = (
                     time.monotonic(),
-                    f"The render slot on {slot.plan.label} could not start ({reason}). Every "
-                    "node needs the same Kinema as this machine, with its farm extra "
-                    "(pip install 'kinema[farm]').",
+                    slot.plan.label,
+                    _reason(error),
                 )
             if slot.actor is not None:
                 with contextlib.suppress(ray.exceptions.RayError):  # waiting for resources
@@ -384,6 +387,15 @@ class FarmClient:
                 with self._cond:
                     slot.job_id = slot.stream = None
                     self._cancel_wanted.discard(request.job_id)
+
+    def _start_failure(self) -> FarmError:
+        """Why no slot could start, node by node (call with the lock held)."""
+        reasons = "; ".join(f"{label} ({why})" for _, label, why in self._start_errors.values())
+        return FarmError(
+            f"No render slot of the farm at {self.address} could start: {reasons}. Every node "
+            "needs the same Kinema as this machine, with its farm extra (pip install "
+            "'kinema[farm]')."
+        )
 
     def _slot_gone(self, slot: _Slot) -> None:
         with self._cond:
@@ -439,7 +451,7 @@ class FarmClient:
             log.exception("job %s failed on the farm", job_id)
             message = (
                 f"The farm could not run this shot on {slot.plan.label} "
-                f"({_last_line(error)}). The details are in the log."
+                f"({_reason(error)}). The details are in the log."
             )
             self._emit(JobFailed(job_id, message, "farm", traceback.format_exc()))
 
@@ -457,7 +469,15 @@ class FarmClient:
             raise _SlotLost()
 
 
-def _last_line(error: BaseException) -> str:
-    """The line of a (Ray) error that says what happened: Ray puts it last, after tracebacks."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+def _reason(error: BaseException) -> str:
+    """What a Ray error says happened, in one line: its node died, or the exception inside
+    (Ray puts that after its tracebacks), or its last line."""
+    text = str(error)
+    if "its node has died" in text or "node died" in text.lower():
+        return "its node died"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        name = line.split(":", 1)[0]
+        if ":" in line and name.isidentifier() and name.endswith(("Error", "Exception")):
+            return line
     return lines[-1] if lines else type(error).__name__
