@@ -82,7 +82,9 @@ def painted_storyboard(
         (obj.kind, obj.colour, region > 0.5)
         for obj, region in zip(spec.objects, regions, strict=False)
     ]
-    layout = layout_channels(bound, frames, width // 8, height // 8, spec.sky, spec.ground, spec.far)
+    layout = layout_channels(
+        bound, frames, width // 8, height // 8, spec.sky, spec.ground, spec.far
+    )
     if poses is None:
         poses = [Pose()] * frames
     view = build_view(list(poses), width, height, spec.camera_height, spec.camera_pitch, FOV_DEG)
