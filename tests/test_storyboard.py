@@ -366,7 +366,7 @@ def test_the_plan_camera_is_the_worlds_move():
 def test_the_plan_picture_is_a_flat_sketch_of_the_worlds_first_frame():
     from engine.synth.palette import COLOURS, SKY_GRADIENTS
 
-    plan = plan_prompt("a yellow star spins on the checker floor at dusk", seed=4)
+    plan = plan_prompt("a yellow star spins on the sand at dusk", seed=4)
     picture = plan_picture(plan, 160, 96)
     assert picture.shape == (96, 160, 3) and picture.dtype == np.uint8
     star = render_plan(plan, 1, 160, 96, plan.fps).objects[0].masks[0]
@@ -379,6 +379,8 @@ def test_the_plan_picture_is_a_flat_sketch_of_the_worlds_first_frame():
     ).all()
     ground = picture[-1][~star[-1]]
     assert (ground == ground[0]).all()
+    floor = plan_picture(plan_prompt("a yellow star on a checker floor", seed=4), 160, 96)
+    assert len(np.unique(floor[-1].reshape(-1, 3), axis=0)) >= 2  # the tiles, its one feature
 
 
 # ---------------------------------------------------------------------------------------------

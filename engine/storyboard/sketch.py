@@ -2,7 +2,7 @@
 in a shot before anyone paints it, one picture per frame (an animatic).
 
 Sky as its time of day's gradient above the horizon, the ground as one flat colour of its kind
-under that light, each object as a flat silhouette in its palette colour where the plan puts
+under that light (a checker floor as its tiles), each object as a flat silhouette in its palette colour where the plan puts
 it in that frame. No texture, shading, shadows, far layer or stars: the generator paints all
 of that. A planned shot with no keyframe is generated from this animatic noised to the shot's
 guide strength (as a keyframe's previs guides it), so the colours the prompt names are there
@@ -24,21 +24,38 @@ from ..synth.palette import COLOURS, GROUND_COLOURS, GROUND_LIGHT, LIGHT_TINT, S
 from ..synth.rig import FOV_DEG, build_view
 from .plan import ScenePlan, render_plan
 
+#: a checker floor's tile side, scene units (the world's, `synth.backdrop.ground_tile`)
+CHECKER_TILE = 0.5
+#: beyond this depth (scene units) tiles are too small to draw and fade to their mean
+CHECKER_FADE = 6.0
+
 
 def _backdrop(plan: ScenePlan, view, t: int) -> np.ndarray:
-    """(h, w, 3) float32: sky gradient above the horizon, flat ground below, for frame t."""
+    """(h, w, 3) float32: sky gradient above the horizon, flat ground below (a checker floor
+    blocked in as its tiles, which are its only feature), for frame t."""
     spec = plan.spec
     h, w = view.height, view.width
     f = float(view.focals[t])
     u, v = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
     rays = np.stack([(u - view.cx) / f, -(v - view.cy) / f, np.ones_like(u)], -1)
-    up = (rays @ view.rotations[t].T)[..., 1] / np.linalg.norm(rays, axis=-1)  # world y
+    world = rays @ view.rotations[t].T
+    up = world[..., 1] / np.linalg.norm(rays, axis=-1)
     zenith, low = (np.asarray(c, np.float32) for c in SKY_GRADIENTS[spec.sky])
     rise = (np.clip(up, 0.0, 1.0) ** 0.55).astype(np.float32)[..., None]
     sky = low + (zenith - low) * rise
     dark, light = (np.asarray(c, np.float32) for c in GROUND_COLOURS[spec.ground])
-    ground = (dark + light) / 2 * np.asarray(LIGHT_TINT[spec.sky], np.float32)
-    ground = ground * GROUND_LIGHT[spec.sky]
+    gain = np.asarray(LIGHT_TINT[spec.sky], np.float32) * GROUND_LIGHT[spec.sky]
+    ground = np.broadcast_to((dark + light) / 2 * gain, (h, w, 3)).astype(np.float32)
+    if spec.ground == "checker":
+        centre = view.centres[t]
+        down = np.where(world[..., 1] < -1e-6, world[..., 1], -1e-6)
+        along = -centre[1] / down  # ray length to the ground plane
+        x = centre[0] + along * world[..., 0]
+        z = centre[2] + along * world[..., 2]
+        parity = (np.floor(x / CHECKER_TILE) + np.floor(z / CHECKER_TILE)) % 2
+        near = np.clip(1.0 - along / CHECKER_FADE, 0.0, 1.0)[..., None].astype(np.float32)
+        tiles = np.where(parity[..., None] > 0, light * gain, dark * gain).astype(np.float32)
+        ground = near * tiles + (1 - near) * ground
     return np.where((up < 0)[..., None], ground, sky)
 
 
