@@ -196,15 +196,24 @@ def test_cancel_mid_run_stops_within_a_step_and_never_decodes(recorder):
     vae_calls = []
     original_decode = pipe_before.vae.decode
     pipe_before.vae.decode = lambda *a, **k: vae_calls.append(1) or original_decode(*a, **k)
+    transformer = pipe_before.transformer
+    original_forward = transformer.forward
+    calls = []
+
+    def cancel_during_the_second_step(*args, **kwargs):
+        # the user presses Cancel while step 2 runs: from the engine's own thread, so a busy
+        # machine cannot let the tiny model finish before the click arrives
+        calls.append(1)
+        if len(calls) == 3:  # step 2 (with guidance each step calls it twice), or step 3
+            recorder.engine.cancel(request.job_id)
+        return original_forward(*args, **kwargs)
+
+    transformer.forward = cancel_during_the_second_step
     try:
-
-        def cancel_after_second_step(event):
-            if isinstance(event, JobPreview) and event.step == 2:
-                recorder.engine.cancel(request.job_id)
-
-        events = recorder.run(request, on_event=cancel_after_second_step)
+        events = recorder.run(request)
     finally:
         del pipe_before.vae.decode
+        del transformer.forward
     assert isinstance(events[-1], JobCancelled)
     steps = [e.step for e in events if isinstance(e, JobProgress) and e.message == "steps"]
     assert max(steps) <= 3  # the step running when cancel came was the last
