@@ -76,3 +76,46 @@ class Cancelled(KinemaError):
 
     def __init__(self, message: str = "Cancelled."):
         super().__init__(message)
+
+
+class StorageError(KinemaError):
+    """Writing failed because of where the file goes: the disk or the folder, not the data."""
+
+    kind = "storage"
+
+
+class DiskFull(StorageError):
+    """No space left (or the user's quota is spent)."""
+
+    kind = "disk-full"
+
+
+class NotWritable(StorageError):
+    """The folder is read-only, or the user may not write there."""
+
+    kind = "read-only"
+
+
+def storage_error(error: OSError, what: str, kept: str = "") -> KinemaError | None:
+    """The typed error, with advice, for an OSError while writing `what`; None when the
+    error is not about space or permission (the caller words that one itself).
+
+    `kept` says what survived (atomic writes leave the previous file), so the sentence can
+    tell the user the truth about their work.
+    """
+    import errno
+
+    tail = f" {kept}" if kept else ""
+    code = getattr(error, "errno", None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return DiskFull(
+            f"Could not write {what}: the disk is full. Free some space, or use Save As to "
+            f"put the project on another drive.{tail}"
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(error, PermissionError):
+        where = f" ('{error.filename}')" if getattr(error, "filename", None) else ""
+        return NotWritable(
+            f"Could not write {what}: the folder is read-only or you may not write there"
+            f"{where}. Use Save As to put the project in a folder you can write to.{tail}"
+        )
+    return None
