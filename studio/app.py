@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import traceback
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
@@ -75,8 +76,26 @@ def setup_logging(verbose: bool = False) -> Path:
     return path
 
 
-def install_excepthook(log_path: Path) -> None:
-    """Log any uncaught exception and tell the user where the details are; keep running."""
+def crash_message(
+    value: BaseException, log_path: Path, saved_state: Callable[[], str] | None
+) -> str:
+    """What the crash dialog says: the error, the truth about the user's work, the log."""
+    state = ""
+    if saved_state is not None:
+        try:
+            state = saved_state()
+        except Exception:  # noqa: BLE001 - the dialog must show even if this fails
+            log.exception("could not tell what was saved")
+    state = state or "Kinema could not tell whether your latest changes were saved."
+    return f"Kinema hit an unexpected error: {value}\n\n{state}\n\nThe details are in {log_path}."
+
+
+def install_excepthook(log_path: Path, saved_state: Callable[[], str] | None = None) -> None:
+    """Log any uncaught exception and tell the user where the details are; keep running.
+
+    `saved_state` says what of the user's work is safe (saved, autosaved at a time, or
+    not), so the dialog never claims an autosave that did not happen.
+    """
 
     def hook(kind, value, tb):
         log.critical("uncaught exception", exc_info=(kind, value, tb))
@@ -86,8 +105,7 @@ def install_excepthook(log_path: Path) -> None:
             QMessageBox.critical(
                 app.activeWindow(),
                 "Something went wrong",
-                f"Kinema hit an unexpected error: {value}\n\nYour work is autosaved. "
-                f"The details are in {log_path}.",
+                crash_message(value, log_path, saved_state),
             )
 
     sys.excepthook = hook
@@ -124,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(device=args.device, restore_layout=not args.reset_layout)
+    install_excepthook(log_path, window.files.saved_state)
     window.show()
     path = first_project(args.project)
     if not window.files.open_path(path):

@@ -16,7 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import InvalidRequest, MediaError, ProjectError
-from engine.media import VIDEO_EXTS, read_image, read_video, write_image
+from engine.media import VIDEO_EXTS, read_keyframe, read_video, write_image
 from engine.project import Project
 
 from .commands import AddShot, SetShotField
@@ -33,7 +33,7 @@ def import_keyframe_file(project: Project, source: Path) -> str:
             still = Path(scratch) / f"{source.stem}.png"
             write_image(still, frames[0])
             return project.import_media(still)
-    read_image(source)  # refuse what cannot be read before copying it in
+    read_keyframe(source)  # refuse what cannot be read (or is no keyframe) before copying
     return project.import_media(source)
 
 
