@@ -68,6 +68,8 @@ MAX_KEY_FRAME = 10**6
 
 
 def _finite(value: object, where: str, lo: float = -1e300, hi: float = 1e300) -> float:
+    if type(value) is float and lo <= value <= hi:  # the common case, quickly (NaN fails)
+        return value
     if not _is_number(value):
         raise ProjectError(f"must be a number, got {show(value)}", where)
     return number(value, where, lo, hi)
@@ -142,9 +144,14 @@ class Pose:
             raise ProjectError(
                 f"must be an object with {', '.join(POSE_FIELDS)}, got {show(data)}", field
             )
-        values = {name: _required(data, name, field, "a number") for name in POSE_FIELDS}
-        cls(**values).validate(field)
-        return cls(**{name: float(value) for name, value in values.items()})
+        return cls(
+            **{
+                name: _finite(
+                    _required(data, name, field, "a number"), f"{field}.{name}", *POSE_RANGES[name]
+                )
+                for name in POSE_FIELDS
+            }
+        )
 
 
 # ----------------------------------------------------------------------------- easing
@@ -215,7 +222,7 @@ class CameraKeyframe:
     easing: str = "ease-in-out"
     handles: Handles | None = None
 
-    def validate(self, field: str = "keyframe") -> None:
+    def validate(self, field: str = "keyframe", pose_checked: bool = False) -> None:
         if not isinstance(self.frame, numbers.Integral) or isinstance(self.frame, bool):
             raise ProjectError(
                 f"must be a whole frame number, got {show(self.frame)}", f"{field}.frame"
@@ -226,7 +233,8 @@ class CameraKeyframe:
             )
         if not isinstance(self.pose, Pose):
             raise ProjectError(f"must be a camera pose, got {show(self.pose)}", f"{field}.pose")
-        self.pose.validate(f"{field}.pose")
+        if not pose_checked:
+            self.pose.validate(f"{field}.pose")
         if not isinstance(self.easing, str) or self.easing not in EASINGS:
             raise ProjectError(
                 f"unknown easing {show(self.easing)} (expected one of {', '.join(EASINGS)})",
@@ -260,7 +268,7 @@ class CameraKeyframe:
             easing=_required(data, "easing", field, f"one of {', '.join(EASINGS)}"),
             handles=None if handles is None else tuple(float(v) for v in handles),
         )
-        key.validate(field)
+        key.validate(field, pose_checked=True)
         return key
 
 
@@ -345,11 +353,16 @@ class CameraPath:
         if not isinstance(raw, list):
             raise ProjectError(f"must be a list, got {type(raw).__name__}", f"{field}.keyframes")
         count_items(raw, f"{field}.keyframes", limits.MAX_CAMERA_KEYS, "camera keys")
-        path = cls(
-            [CameraKeyframe.from_dict(k, f"{field}.keyframes[{i}]") for i, k in enumerate(raw)]
-        )
-        path.validate(field)
-        return path.sorted()
+        keys = [CameraKeyframe.from_dict(k, f"{field}.keyframes[{i}]") for i, k in enumerate(raw)]
+        seen: dict[int, int] = {}
+        for index, key in enumerate(keys):  # each key is valid; only duplicates remain
+            if key.frame in seen:
+                raise ProjectError(
+                    f"frame {key.frame} already has a keyframe (keyframes[{seen[key.frame]}])",
+                    f"{field}.keyframes[{index}].frame",
+                )
+            seen[key.frame] = index
+        return cls(keys).sorted()
 
 
 # ----------------------------------------------------------------------------- geometry

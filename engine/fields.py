@@ -33,13 +33,16 @@ def show(value: object, limit: int = 60) -> str:
 
 def number(value: object, where: str, lo: float = -_HUGE, hi: float = _HUGE) -> float:
     """A finite number (not a bool) within [lo, hi], as a float."""
+    if type(value) is float and lo <= value <= hi:  # the common case, quickly (NaN fails)
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ProjectError(f"must be a number, got {show(value)}", where)
+    original = value
     if isinstance(value, numbers.Integral) and int(value).bit_length() > 1000:
         value = math.inf  # float() would overflow
     value = float(value)
     if not math.isfinite(value) or (lo == -_HUGE and not -_HUGE <= value <= _HUGE):
-        raise ProjectError(f"must be a finite number of sensible size, got {show(value)}", where)
+        raise ProjectError(f"must be a finite number of sensible size, got {show(original)}", where)
     if not lo <= value <= hi:
         raise ProjectError(f"must be between {lo:g} and {hi:g}, got {value:g}", where)
     return value

@@ -10,6 +10,8 @@ count of brackets, an image header) and refused with a sentence naming the field
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 from .errors import ProjectError
@@ -19,16 +21,18 @@ from .fields import clean_text, has_lone_surrogate
 MAX_PROJECT_BYTES = 128 * 2**20
 #: JSON nesting (a project nests about 12 deep; json and Python's stack fail near 1,000)
 MAX_DEPTH = 64
-#: objects and arrays in one file (each costs ~60 bytes before it holds anything)
-MAX_CONTAINERS = 1_000_000
+#: objects and arrays in one file (each costs ~60 bytes and a microsecond to parse)
+MAX_CONTAINERS = 500_000
 #: values in one file, estimated by commas (a float costs ~32 bytes)
-MAX_VALUES = 4_000_000
+MAX_VALUES = 2_500_000
 
 MAX_SHOTS = 1_000
 MAX_TAKES = 10_000  # per shot
 MAX_CAMERA_KEYS = 10_000  # per shot
 MAX_STROKES = 256  # per shot
 MAX_POINTS = 10_000  # per stroke trajectory
+#: the same counts over the whole project, so a thousand shots at each cap cannot add up
+MAX_TOTALS = {"camera keys": 40_000, "takes": 20_000, "strokes": 2_000, "points": 100_000}
 MAX_PROMPT_CHARS = 20_000
 MAX_NAME_CHARS = 1_000
 
@@ -52,7 +56,7 @@ def read_project_text(file: Path, label: str) -> str:
                 f"{MAX_PROJECT_BYTES // 2**20} MB, so this one is damaged or not a project."
             )
         with open(file, "rb") as handle:
-            data = handle.read(MAX_PROJECT_BYTES + 1)
+            data = handle.read()  # read(n) would reserve n bytes at once
     except OSError as error:
         raise ProjectError(f"Could not read '{label}': {error.strerror or error}.") from error
     if len(data) > MAX_PROJECT_BYTES:
@@ -68,7 +72,13 @@ def read_project_text(file: Path, label: str) -> str:
 def parse_json(text: str, label: str, hint: str = "") -> tuple[object, list[str]]:
     """Parse a project's JSON within the limits; returns the data and the fields whose text
     was repaired (lone surrogates replaced), for the caller to tell the user. `hint` ends
-    the sentence for a damaged file (where a good copy may be)."""
+    the sentence for a damaged file (where a good copy may be).
+
+    The parse itself is C; the Python walk over the tree (see `_check_tree`) runs only when
+    the text holds a surrogate escape, so a large, clean project opens at the parser's
+    speed. Numbers past a float's range come out as infinities, which every field reader
+    (and `check_depth`, for free-form values) refuses naming the field.
+    """
     hint = f" {hint}" if hint else ""
     containers = text.count("{") + text.count("[")
     if containers > MAX_CONTAINERS or text.count(",") > MAX_VALUES:
@@ -77,19 +87,89 @@ def parse_json(text: str, label: str, hint: str = "") -> tuple[object, list[str]
             "it is damaged or not a Kinema project."
         )
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        try:
+            data = json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:  # an integer too long for Python (4,300 digits): read it as inf
+            data = json.loads(text, parse_constant=_reject_constant, parse_int=_int)
     except json.JSONDecodeError as error:
         raise ProjectError(
             f"'{label}' is damaged: {error.msg} at line {error.lineno}, column {error.colno}.{hint}"
         ) from error
     except RecursionError as error:
         raise ProjectError(
-            f"'{label}' nests values more than {MAX_DEPTH} deep: it is damaged.{hint}"
+            f"nests values more than {MAX_DEPTH} deep; '{label}' is damaged.{hint}",
+            _deep_path(text) or None,
         ) from error
-    except ValueError as error:  # an integer of more than 4,300 digits
-        raise ProjectError(f"'{label}' holds a number too long to read: {error}.") from error
-    repaired = _check_tree(data, label)
-    return data, repaired
+    if "\\ud" in text or "\\uD" in text:  # maybe a lone surrogate: walk and repair
+        return data, _check_tree(data, label)
+    return data, []
+
+
+def check_depth(value: object, where: str) -> None:
+    """Refuse a free-form value (a take's recorded request) nested deeper than `MAX_DEPTH`
+    or holding an infinite number: it is written back on every save, and the JSON writer
+    recurses and refuses infinities."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ProjectError(f"nests values more than {MAX_DEPTH} deep", where)
+        children = item.values() if type(item) is dict else item
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is float and not math.isfinite(child):
+                raise ProjectError("holds a number too large to be stored", where)
+
+
+def check_totals(raw_shots: list) -> None:
+    """Refuse, before any shot is read, a project whose camera keys, takes, strokes or
+    trajectory points add up past `MAX_TOTALS`: each costs microseconds to validate, and a
+    file at every per-shot cap at once would take minutes to open."""
+    totals = dict.fromkeys(MAX_TOTALS, 0)
+    for index, shot in enumerate(raw_shots):
+        if not isinstance(shot, dict):
+            continue
+        camera = shot.get("camera")
+        keys = camera.get("keyframes") if isinstance(camera, dict) else None
+        strokes = shot.get("strokes")
+        strokes = strokes if isinstance(strokes, list) else []
+        counts = {
+            "camera keys": len(keys) if isinstance(keys, list) else 0,
+            "takes": len(shot["takes"]) if isinstance(shot.get("takes"), list) else 0,
+            "strokes": len(strokes),
+            "points": sum(
+                len(s["trajectory"])
+                for s in strokes
+                if isinstance(s, dict) and isinstance(s.get("trajectory"), list)
+            ),
+        }
+        for what, count in counts.items():
+            totals[what] += count
+            if totals[what] > MAX_TOTALS[what]:
+                raise ProjectError(
+                    f"the project holds more than {MAX_TOTALS[what]} {what} up to this shot; "
+                    "Kinema reads at most that many in one project",
+                    f"shots[{index}]",
+                )
+
+
+class _Huge(float):
+    """An integer too long to convert, kept as an infinity that says what it was."""
+
+    def __repr__(self) -> str:
+        return "a number of more than 4000 digits"
+
+
+def _int(digits: str) -> int | float:
+    """A JSON integer; one too long for Python to convert (4,300 digits) becomes an infinity
+    that the field's reader refuses naming the field, rather than failing the whole parse."""
+    if len(digits) > 4000:
+        return _Huge("-inf" if digits.startswith("-") else "inf")
+    return int(digits)
 
 
 def _reject_constant(name: str):
@@ -109,7 +189,7 @@ def _check_tree(data: object, label: str) -> list[str]:
         if depth > MAX_DEPTH:
             raise ProjectError(
                 f"nests values more than {MAX_DEPTH} deep; '{label}' is damaged",
-                _spell(where) or None,
+                _short(_spell(where)) or None,
             )
         if type(value) is dict:
             if any(not k.isascii() and has_lone_surrogate(k) for k in value):
@@ -127,10 +207,50 @@ def _check_tree(data: object, label: str) -> list[str]:
                     changed.append(key)
             elif kind is dict or kind is list:
                 stack.append((item, (where, key), depth + 1))
+            elif kind is float and not math.isfinite(item):  # 1e400, or a huge integer
+                raise ProjectError(
+                    "holds a number too large for any field (it would be infinite)",
+                    _spell((where, key)),
+                )
         for key in changed:
             value[key] = clean_text(value[key])
             repaired.append(_spell((where, key)))
     return repaired
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+def _deep_path(text: str) -> str:
+    """The field path at which `text` first nests deeper than `MAX_DEPTH`, found by a scan
+    of its brackets (only after the parser gave up: it costs a pass over the text)."""
+    stack: list[list] = []  # [kind, key or index, last string seen]
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            if len(stack) > MAX_DEPTH:
+                break
+            stack.append([token, 0 if token == "[" else "", ""])
+        elif token in "]}":
+            if stack:
+                stack.pop()
+        elif not stack:
+            continue
+        elif token == ",":
+            if stack[-1][0] == "[":
+                stack[-1][1] += 1
+        elif token == ":":
+            stack[-1][1] = stack[-1][2]
+        else:
+            stack[-1][2] = token[1:-1]
+    where = None
+    for _kind, key, _last in stack[:-1]:
+        where = (where, key)
+    return _short(_spell(where))
+
+
+def _short(path: str) -> str:
+    return path if len(path) <= 60 else path[:59] + "…"
 
 
 def _spell(where: tuple | None) -> str:

@@ -133,9 +133,11 @@ class Take:
         request = _get(data, "request", field, {})
         if not isinstance(request, dict):
             raise ProjectError("must be an object", f"{field}.request")
+        limits.check_depth(request, f"{field}.request")
         model = _get(data, "model", field, {})
         if not isinstance(model, dict):
             raise ProjectError("must be an object", f"{field}.model")
+        limits.check_depth(model, f"{field}.model")
         return cls(
             id=check_id(_get(data, "id", field), f"{field}.id"),
             folder=check_take_folder(_str(data, "folder", field), f"{field}.folder"),
@@ -250,6 +252,10 @@ class Shot:
         raw_id = data.get("id")
         shot_id = new_id() if raw_id is None else check_id(raw_id, f"{field}.id")
         raw_strokes = _list(data, "strokes", field, limits.MAX_STROKES, "strokes")
+        check_mask_budget(
+            ((f"{field}.strokes[{i}]", s) for i, s in enumerate(raw_strokes)),
+            limits.MAX_MASK_PIXELS,
+        )
         return cls(
             id=shot_id,
             name=_str(data, "name", field, "Shot"),
@@ -383,17 +389,22 @@ class Project:
                     f"must be an even number of pixels (video needs it), got {value}", key
                 )
         raw_shots = _list(data, "shots", "", limits.MAX_SHOTS, "shots")
+        limits.check_totals(raw_shots)
+        check_mask_budget(  # before a single mask is decoded
+            (
+                (f"shots[{i}].strokes[{j}]", stroke)
+                for i, shot in enumerate(raw_shots)
+                if isinstance(shot, dict) and isinstance(shot.get("strokes"), list)
+                for j, stroke in enumerate(shot["strokes"])
+            ),
+            limits.MAX_MASK_PIXELS,
+        )
         shots = [Shot.from_dict(s, f"shots[{i}]") for i, s in enumerate(raw_shots)]
         seen: set[str] = set()
         for i, shot in enumerate(shots):
             if shot.id in seen:
                 raise ProjectError(f"duplicate shot id {shot.id!r}", f"shots[{i}].id")
             seen.add(shot.id)
-        check_mask_budget(
-            ((f"shots[{i}].strokes[{j}]", s) for i, shot in enumerate(shots)
-             for j, s in enumerate(shot.strokes)),
-            limits.MAX_MASK_PIXELS,
-        )  # fmt: skip
         return cls(
             name=_str(data, "name", "", "Untitled"),
             fps=_float(data, "fps", "", 0.1, 240.0),
