@@ -96,12 +96,14 @@ class NotWritable(StorageError):
     kind = "read-only"
 
 
-def storage_error(error: OSError, what: str, kept: str = "") -> KinemaError | None:
+def storage_error(
+    error: OSError, what: str, kept: str = "", elsewhere: str = "use Save As to put the project"
+) -> KinemaError | None:
     """The typed error, with advice, for an OSError while writing `what`; None when the
     error is not about space or permission (the caller words that one itself).
 
     `kept` says what survived (atomic writes leave the previous file), so the sentence can
-    tell the user the truth about their work.
+    tell the user the truth about their work; `elsewhere` is how to write somewhere else.
     """
     import errno
 
@@ -109,13 +111,16 @@ def storage_error(error: OSError, what: str, kept: str = "") -> KinemaError | No
     code = getattr(error, "errno", None)
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         return DiskFull(
-            f"Could not write {what}: the disk is full. Free some space, or use Save As to "
-            f"put the project on another drive.{tail}"
+            f"Could not write {what}: the disk is full. Free some space, or {elsewhere} on "
+            f"another drive.{tail}"
         )
     if code in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(error, PermissionError):
-        where = f" ('{error.filename}')" if getattr(error, "filename", None) else ""
+        import os
+
+        name = getattr(error, "filename", None)
+        where = f" ('{os.path.dirname(str(name)) or name}')" if name else ""
         return NotWritable(
-            f"Could not write {what}: the folder is read-only or you may not write there"
-            f"{where}. Use Save As to put the project in a folder you can write to.{tail}"
+            f"Could not write {what}: the folder{where} is read-only or you may not write "
+            f"there; {elsewhere} in a folder you can write to.{tail}"
         )
     return None

@@ -43,7 +43,7 @@ import av
 import cv2
 import numpy as np
 
-from .errors import MediaError
+from .errors import KinemaError, MediaError, storage_error
 from .image_header import image_size, jpeg_is_complete
 from .limits import MAX_ASPECT, MAX_IMAGE_PIXELS
 
@@ -317,7 +317,7 @@ def write_image(
         try:
             temp.write_bytes(data)
         except OSError as error:
-            raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
+            raise _write_error(path, error) from error
 
 
 def write_mp4(
@@ -607,6 +607,10 @@ def _writing(path: Path) -> Iterator[None]:
     try:
         yield
     except av.FFmpegError as error:
+        if isinstance(error, OSError):  # FFmpeg's write failed: the disk, not the encoder
+            typed = storage_error(error, f"'{path.name}'", elsewhere="write the file")
+            if typed is not None:
+                raise typed from error
         reason = error.strerror or type(error).__name__
         raise MediaError(
             f"Could not write '{path.name}': the encoder failed ({reason})."
@@ -627,7 +631,7 @@ def _atomic_output(path: Path) -> Iterator[Path]:
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as error:
-        raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
+        raise _write_error(path, error) from error
     try:
         yield temp
     except BaseException:  # the caller's error (a failing frame iterator included) stands
@@ -639,7 +643,15 @@ def _atomic_output(path: Path) -> Iterator[Path]:
         os.replace(temp, path)
     except OSError as error:
         temp.unlink(missing_ok=True)
-        raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
+        raise _write_error(path, error) from error
+
+
+def _write_error(path: Path, error: OSError) -> KinemaError:
+    """A failed write as a typed error: a full disk or a read-only folder with advice (the
+    file already there, if any, is untouched), anything else as a `MediaError`."""
+    kept = "Nothing was replaced." if path.exists() else ""
+    typed = storage_error(error, f"'{path.name}'", kept, elsewhere="write the file")
+    return typed or MediaError(f"Could not write '{path.name}': {_os_reason(error)}.")
 
 
 def _os_reason(error: OSError) -> str:

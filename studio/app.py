@@ -15,12 +15,13 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
+
+from engine.logs import LOG_FILE, log_folder, log_to_file
 
 from . import settings, theme
 
@@ -29,12 +30,6 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "assets" / "samples" / "Meadow.kinema"
 ICON = REPO_ROOT / "assets" / "icons" / "kinema.svg"
-
-
-def log_folder() -> Path:
-    from platformdirs import user_log_dir
-
-    return Path(os.environ.get("KINEMA_LOG_DIR") or user_log_dir("Kinema", "Kinema"))
 
 
 def projects_folder() -> Path:
@@ -65,15 +60,8 @@ def first_project(requested: str | None) -> Path:
 
 
 def setup_logging(verbose: bool = False) -> Path:
-    folder = log_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "kinema.log"
-    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    return path
+    path = log_to_file(logging.DEBUG if verbose else logging.INFO)
+    return path or log_folder() / LOG_FILE
 
 
 def crash_message(
