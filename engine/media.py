@@ -72,7 +72,7 @@ class VideoInfo:
     pix_fmt: str  # e.g. "yuv420p"
     width: int
     height: int
-    frames: int  # frame count (declared by the container, else counted packets)
+    frames: int  # frame count: the packets in the file (a cut-short file is refused)
     fps: float  # average frame rate
     duration: float  # seconds
 
@@ -266,7 +266,8 @@ def read_media(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Describe a video's first video stream without decoding it."""
+    """Describe a video's first video stream without decoding it (its packets are read,
+    so a file cut short is caught rather than described by what its header declares)."""
     path = _readable_file(path)
     with _reading(path), av.open(str(path)) as container:
         if not container.streams.video:
@@ -274,7 +275,17 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         fps = _stream_fps(stream)
-        frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
+        # Count the packets that are there: a file cut short still declares its full length.
+        present = corrupt = 0
+        for packet in container.demux(stream):
+            present += packet.size > 0
+            corrupt += packet.is_corrupt
+        frames = present
+        if corrupt or (stream.frames and present < stream.frames):
+            raise MediaError(
+                f"Could not read '{path.name}': the file is damaged or cut short (it declares "
+                f"{stream.frames or present} frames; {present} are there)."
+            )
         duration = _stream_duration(stream, container) or (frames / fps if fps else 0.0)
         return VideoInfo(
             codec=ctx.name,
