@@ -193,6 +193,7 @@ def test_fuzzed_projects_load_or_are_refused_with_a_sentence(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(7200)
 def test_ten_thousand_fuzzed_projects(tmp_path):
     """The long run, in a process of its own so its peak memory is its own."""
     result = subprocess.run(
