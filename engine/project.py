@@ -133,6 +133,12 @@ class Take:
         request = _get(data, "request", field, {})
         if not isinstance(request, dict):
             raise ProjectError("must be an object", f"{field}.request")
+        shot = request.get("shot")
+        if isinstance(shot, dict) and (shot.get("takes") or shot.get("active_take")):
+            # Files from before requests left takes out: each request held every earlier
+            # take (and its request), doubling the file with every take. Generation never
+            # reads them, so they are dropped here.
+            request = {**request, "shot": {**shot, "takes": [], "active_take": None}}
         limits.check_depth(request, f"{field}.request")
         model = _get(data, "model", field, {})
         if not isinstance(model, dict):
