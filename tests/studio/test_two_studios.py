@@ -83,9 +83,9 @@ def play(rounds: int, tmp_path: Path) -> dict:
     try:
         for round_ in range(rounds):
             holder, other = studios[round_ % 2], studios[1 - round_ % 2]
-            assert holder("open", path=str(project))["ok"]
+            assert holder("open", path=str(project))["ok"], (round_, holder("state"))
             assert holder("state")["read_only"] is False
-            assert other("open", path=str(project), locked="read-only")["ok"]
+            assert other("open", path=str(project), locked="read-only")["ok"], other("state")
             assert other("state")["read_only"] is True
 
             edit = f" [{holder.name}{round_}]"
