@@ -183,6 +183,8 @@ def _check_tree(data: object, label: str) -> list[str]:
     costs little more than a visit per container.
     """
     repaired: list[str] = []
+    if type(data) not in (dict, list):  # a bare value: the reader refuses it as no project
+        return repaired
     stack: list[tuple[object, tuple | None, int]] = [(data, None, 0)]
     while stack:
         value, where, depth = stack.pop()

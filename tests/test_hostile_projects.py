@@ -93,6 +93,14 @@ def test_an_integer_of_5000_digits_names_its_field(folder):
     assert "4000 digits" in refused(folder, "fps")
 
 
+@pytest.mark.parametrize("text", ['"\\ud800"', "[1, 2]", '"x"', "null", "1e999"])
+def test_a_file_that_holds_no_object_is_refused(folder, text):
+    """The 10,000-case fuzz found a bare string with a surrogate escape crashing the repair."""
+    write(folder, text=text)
+    with pytest.raises(ProjectError):
+        Project.load(folder)
+
+
 def test_a_float_past_the_range_names_its_field(folder):
     text = (SAMPLE / PROJECT_FILE).read_text().replace('"zoom": 1.15', '"zoom": 1e400')
     write(folder, text=text)
