@@ -60,7 +60,8 @@ def png_header(width: int, height: int) -> str:
 
 
 def rich_project(folder: Path) -> dict:
-    """The sample with more of everything a project holds: shots, takes, strokes, keys."""
+    """The sample with more of everything a project holds: takes, a storyboard plan,
+    strokes, Bezier keys."""
     data = json.loads((SAMPLE / PROJECT_FILE).read_text())
     shot = data["shots"][0]
     take = {
@@ -71,6 +72,9 @@ def rich_project(folder: Path) -> dict:
     }  # fmt: skip
     shot["takes"] = [take]
     shot["active_take"] = "t1"
+    from engine.storyboard.plan import plan_prompt
+
+    shot["plan"] = plan_prompt(shot["prompt"], seed=1).to_dict()  # the storyboard, too
     shot["camera"]["keyframes"][0]["easing"] = "bezier"
     shot["camera"]["keyframes"][0]["handles"] = [0.25, 0.1, 0.25, 1.0]
     (folder / "takes" / shot["id"] / "t1").mkdir(parents=True, exist_ok=True)

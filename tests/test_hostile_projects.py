@@ -217,3 +217,40 @@ def test_ten_thousand_fuzzed_projects(tmp_path):
     assert report["cases"] == 10_000 and report["crashes"] == []
     assert report["peak_traced_mb"] < 1024 and report["max_rss_mb"] < 1024
     assert report["slowest_cpu_s"] < 2.0
+
+
+# ----------------------------------------------------------------------------- the storyboard plan
+
+
+def planned(folder: Path, change) -> None:
+    from engine.storyboard.plan import plan_prompt
+
+    def edit(data):
+        plan = plan_prompt("a red ball rolls right", seed=3).to_dict()
+        change(plan)
+        data["shots"][0]["plan"] = plan
+
+    write(folder, edit)
+
+
+def test_a_plan_saved_by_the_studio_loads(folder):
+    planned(folder, lambda plan: None)
+    assert Project.load(folder).shots[0].plan is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda p: p["spec"]["objects"][0].update(radius=10**400), "objects[0].radius"),
+        (lambda p: p["spec"]["objects"][0]["position"].__setitem__(0, 10**400), "position[0]"),
+        (lambda p: p["spec"]["objects"][0].update(kind=[]), "objects[0].kind"),
+        (lambda p: p["spec"].update(objects=p["spec"]["objects"] * 1_000), "spec.objects"),
+        (lambda p: p.update(prompt="x" * 100_000), "plan.prompt"),
+        (lambda p: p.update(notices=["n"] * 10_000), "plan.notices"),
+        (lambda p: p.update(seed=10**400), "plan.seed"),
+        (lambda p: p["spec"].update(camera_pitch=1e308), "spec.camera_pitch"),
+    ],
+)
+def test_a_hostile_plan_names_its_field(folder, change, field):
+    planned(folder, change)
+    refused(folder, field)
