@@ -193,9 +193,9 @@ def write_output(
 class TerminalProgress:
     """A one-line progress bar on a terminal; silent when stderr is not a terminal."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool | None = None):
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
+    def __init__(self, stream=None, enabled: bool | None = None):
+        self.stream = stream or sys.stderr  # looked up now: a test may have swapped it
+        self.enabled = self.stream.isatty() if enabled is None else enabled
         self._last = 0.0
         self._open = False  # a bar is drawn and its line not ended
 
@@ -288,7 +288,8 @@ def render_cli(args) -> int:
                 f"Shot {number} ('{shot.name}') names the keyframe '{shot.keyframe}', which is "
                 "missing from the project folder: relink or remove it in the studio."
             )
-    variations = getattr(args, "variations", 1) or 1
+    variations = getattr(args, "variations", None)
+    variations = 1 if variations is None else variations  # 0 is a mistake, not "once"
     keep_takes = getattr(args, "save_takes", False)
     if variations < 1:
         raise InvalidRequest(f"--variations must be at least 1, got {variations}.")

@@ -145,7 +145,7 @@ def test_a_truncated_jpeg_keyframe_is_refused(capsys, project):
     [
         [],  # no project, no output
         ["render"],
-        ["render", "x.kinema"],
+        ["render", str(SAMPLE), "--variations", "many"],
         ["render", str(SAMPLE), "-o", "x.mp4", "--crf", "abc"],
         ["render", str(SAMPLE), "-o", "x.mp4", "--device", "quantum"],
         ["render", str(SAMPLE), "-o", "x.mp4", "--memory", "lots"],
@@ -162,7 +162,7 @@ def test_usage_mistakes_are_one_line(capsys, args):
     ("extra", "words"),
     [
         (["--steps", "-3"], "Steps"),
-        (["--seed", "-1"], "Seed"),
+        (["--variations", "0"], "variations"),
         (["--crf", "99"], "CRF"),
         (["--shot", "0"], "no shot 0"),
         (["--backend", "nope"], "Unknown backend"),
@@ -221,3 +221,66 @@ def test_an_engine_failure_is_one_line_on_real_stderr_and_the_log_has_the_rest(p
     )
     assert verbose.returncode == 2 and verbose.stderr.count("\n") > 1  # the log, shown
     assert verbose.stderr.splitlines()[-1].startswith("kinema: error: ")
+
+
+# ----------------------------------------------------------------------------- import-shot
+
+
+def recipe_frames(tmp_path: Path, change=None) -> Path:
+    """A PNG frame carrying a Kinema recipe, as `kinema render` writes one; `change` edits
+    the recipe's JSON first (a file from anywhere can carry anything)."""
+    from engine.media import read_image_text, write_png_sequence
+    from engine.recipe import RECIPE_KEY
+
+    out = tmp_path / "frames"
+    assert main(["render", str(SAMPLE), "--shot", "2", "-o", str(out), "--quiet"]) == 0
+    if change is None:
+        return out
+    first = sorted(out.glob("*.png"))[0]
+    recipe = json.loads(read_image_text(first)[RECIPE_KEY])
+    change(recipe)
+    hostile = tmp_path / "hostile"
+    frame = np.zeros((16, 16, 3), np.uint8)
+    write_png_sequence(hostile, frame[None], metadata={RECIPE_KEY: json.dumps(recipe)})
+    return hostile
+
+
+def test_import_shot_into_a_project_another_kinema_holds_is_refused(capsys, project, tmp_path):
+    source = recipe_frames(tmp_path)
+    capsys.readouterr()
+    before = (project / PROJECT_FILE).read_text()
+    lock = ProjectLock.acquire(project)
+    try:
+        assert main(["import-shot", str(source), str(project)]) == 2
+        assert "open in another Kinema" in one_line(capsys.readouterr().err)
+        assert (project / PROJECT_FILE).read_text() == before
+    finally:
+        lock.release()
+    assert main(["import-shot", str(source), str(project)]) == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r["shots"][0]["request"].update(seed=10**400),
+        lambda r: r["shots"][0]["request"].update(steps=-3),
+        lambda r: r["shots"][0]["request"].update(backend=[]),
+        lambda r: r["shots"][0]["request"].pop("frames"),
+        lambda r: r["shots"][0]["request"].update(width=513),
+        lambda r: r["shots"][0]["request"]["shot"].update(keyframe="../../etc/passwd"),
+        lambda r: r["shots"][0]["request"]["shot"].update(prompt="\ud800"),
+        lambda r: r.update(shots=[[]]),
+    ],
+)
+def test_a_hostile_recipe_is_one_line(capsys, tmp_path, change):
+    source = recipe_frames(tmp_path, change)
+    capsys.readouterr()
+    code = main(["import-shot", str(source), str(tmp_path / "New.kinema")])
+    err = capsys.readouterr().err
+    if code == 0:  # harmless once read (a repaired prompt): the project must load again
+        from engine.project import Project
+
+        Project.load(tmp_path / "New.kinema").to_json()
+    else:
+        assert code == 2
+        one_line(err)
