@@ -176,6 +176,17 @@ class ProjectLock:
         return f"ProjectLock({self.folder}, pid {self.owner.pid})"
 
 
+@contextlib.contextmanager
+def holding(folder: Path | str):
+    """Hold `folder`'s lock for a block of work that writes into the project (a command
+    line tool); `ProjectLocked` says who holds it instead."""
+    lock = ProjectLock.acquire(folder)
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
 def read_owner(folder: Path | str) -> LockOwner | None:
     """Who holds `folder` now, if anyone does and the lock file can be read."""
     owner, _ = _read(Path(folder) / LOCK_FILE)

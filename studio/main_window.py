@@ -117,8 +117,9 @@ class MainWindow(QMainWindow):
         )
         self.files.jobs_running = lambda: self.generation.active_jobs
         self.files.cancel_jobs = self.generation.cancel_all
-        self.importer = KeyframeImporter(self.document, self.tasks, self)
-        self.shot_importer = ShotImporter(self.document, self.tasks, self)
+        refusal = self.files.write_refusal
+        self.importer = KeyframeImporter(self.document, self.tasks, self, refusal)
+        self.shot_importer = ShotImporter(self.document, self.tasks, self, refusal)
         self.exporter = ExportController(self.tasks, self)
         self.live_previs = LivePrevis(self.document, self)
         self.presenter = ShotPresenter(

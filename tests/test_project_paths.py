@@ -148,3 +148,16 @@ def test_a_rerun_reads_the_project_it_is_in_now(project, tmp_path):
     take.request["shot"] = {**take.request["shot"], "keyframe": "../../etc/passwd"}
     with pytest.raises(InvalidRequest, match="keyframe"):
         compile_request(take_request(take, moved))
+
+
+def test_the_farm_never_sends_a_file_from_outside_the_project(project, tmp_path):
+    from engine.farm.job import pack
+
+    (tmp_path / "box" / "secret.png").write_bytes(b"secret")
+    request = request_for_shot(project, project.shots[0], width=32, height=32, frames=2)
+    assert pack(request).keyframe is not None  # its own keyframe goes
+    hostile = GenerationRequest(
+        **{**request.to_dict(), "shot": {**request.shot, "keyframe": "../secret.png"}}
+    )
+    with pytest.raises(InvalidRequest, match="outside the project"):
+        pack(hostile)
