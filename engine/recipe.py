@@ -206,8 +206,8 @@ def shot_recipe(
     if request is not None:
         folder = project_dir or request.get("project_dir")
         relative = (request.get("shot") or {}).get("keyframe")
-        if relative:
-            keyframe = {"file": relative, "sha256": _file_hash(Path(folder or ".") / relative)}
+        if isinstance(relative, str) and relative:
+            keyframe = {"file": relative, "sha256": _hash_inside(Path(folder or "."), relative)}
         if model is None:
             model = model_identity(request.get("backend", ""))
         request = clean_request(request)
@@ -236,6 +236,16 @@ def project_info(project) -> dict[str, Any]:
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _hash_inside(folder: Path, relative: str) -> str:
+    """`_file_hash` of a project's file, "" when the path leads outside the project."""
+    from .paths import inside
+
+    try:
+        return _file_hash(inside(folder, relative, "The keyframe"))
+    except ProjectError:
+        return ""
 
 
 def _file_hash(path: Path) -> str:
