@@ -25,7 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import limits
 from .errors import InvalidRequest, ProjectError
+from .fields import count as count_items
+from .fields import number, show
 
 POSE_FIELDS = ("pan", "tilt", "roll", "zoom", "dolly", "truck", "pedestal")
 EASINGS = ("hold", "linear", "ease-in", "ease-out", "ease-in-out", "bezier")
@@ -49,12 +52,27 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _finite(value: object, where: str) -> float:
+#: what a file may hold per pose field: far past any drag, short of overflowing a homography
+POSE_RANGES = {
+    "pan": (-3600.0, 3600.0),
+    "tilt": (-3600.0, 3600.0),
+    "roll": (-3600.0, 3600.0),
+    "zoom": (1e-3, 1e3),
+    "dolly": (-1e4, 1e4),
+    "truck": (-1e4, 1e4),
+    "pedestal": (-1e4, 1e4),
+}
+#: a Bezier handle's y may overshoot (CSS semantics), within reason
+HANDLE_Y_RANGE = (-100.0, 100.0)
+MAX_KEY_FRAME = 10**6
+
+
+def _finite(value: object, where: str, lo: float = -1e300, hi: float = 1e300) -> float:
+    if type(value) is float and lo <= value <= hi:  # the common case, quickly (NaN fails)
+        return value
     if not _is_number(value):
-        raise ProjectError(f"must be a number, got {value!r}", where)
-    if not math.isfinite(value):
-        raise ProjectError(f"must be a finite number, got {value!r}", where)
-    return float(value)
+        raise ProjectError(f"must be a number, got {show(value)}", where)
+    return number(value, where, lo, hi)
 
 
 def _required(data: dict, key: str, where: str, expected: str) -> object:
@@ -65,14 +83,17 @@ def _required(data: dict, key: str, where: str, expected: str) -> object:
 
 def _handles_problem(handles: object) -> str | None:
     """Why `handles` are not usable cubic-bezier handles, or None when they are."""
+    lo, hi = HANDLE_Y_RANGE
     if (
         not isinstance(handles, (list, tuple))
         or len(handles) != 4
-        or not all(_is_number(v) and math.isfinite(v) for v in handles)
+        or not all(_is_number(v) and lo <= v <= hi for v in handles)  # NaN fails too
     ):
-        return f"must be four finite numbers [x1, y1, x2, y2], got {handles!r}"
+        return (
+            f"must be four numbers [x1, y1, x2, y2] between {lo:g} and {hi:g}, got {show(handles)}"
+        )
     if not (0 <= handles[0] <= 1 and 0 <= handles[2] <= 1):
-        return f"x1 and x2 must lie in [0, 1] so time runs forward, got {list(handles)!r}"
+        return f"x1 and x2 must lie in [0, 1] so time runs forward, got {show(list(handles))}"
     return None
 
 
@@ -98,9 +119,7 @@ class Pose:
 
     def validate(self, field: str = "pose") -> None:
         for name in POSE_FIELDS:
-            _finite(getattr(self, name), f"{field}.{name}")
-        if self.zoom <= 0:
-            raise ProjectError(f"must be greater than 0, got {self.zoom!r}", f"{field}.zoom")
+            _finite(getattr(self, name), f"{field}.{name}", *POSE_RANGES[name])
 
     def lerp(self, other: Pose, t: float) -> Pose:
         """Blend towards `other`; zoom blends geometrically so a zoom feels even.
@@ -123,11 +142,16 @@ class Pose:
         """Read a pose; every field is required (files always write all seven)."""
         if not isinstance(data, dict):
             raise ProjectError(
-                f"must be an object with {', '.join(POSE_FIELDS)}, got {data!r}", field
+                f"must be an object with {', '.join(POSE_FIELDS)}, got {show(data)}", field
             )
-        values = {name: _required(data, name, field, "a number") for name in POSE_FIELDS}
-        cls(**values).validate(field)
-        return cls(**{name: float(value) for name, value in values.items()})
+        return cls(
+            **{
+                name: _finite(
+                    _required(data, name, field, "a number"), f"{field}.{name}", *POSE_RANGES[name]
+                )
+                for name in POSE_FIELDS
+            }
+        )
 
 
 # ----------------------------------------------------------------------------- easing
@@ -198,19 +222,22 @@ class CameraKeyframe:
     easing: str = "ease-in-out"
     handles: Handles | None = None
 
-    def validate(self, field: str = "keyframe") -> None:
+    def validate(self, field: str = "keyframe", pose_checked: bool = False) -> None:
         if not isinstance(self.frame, numbers.Integral) or isinstance(self.frame, bool):
             raise ProjectError(
-                f"must be a whole frame number, got {self.frame!r}", f"{field}.frame"
+                f"must be a whole frame number, got {show(self.frame)}", f"{field}.frame"
             )
-        if self.frame < 0:
-            raise ProjectError(f"must be 0 or more, got {self.frame}", f"{field}.frame")
+        if not 0 <= self.frame <= MAX_KEY_FRAME:
+            raise ProjectError(
+                f"must be between 0 and {MAX_KEY_FRAME}, got {show(self.frame)}", f"{field}.frame"
+            )
         if not isinstance(self.pose, Pose):
-            raise ProjectError(f"must be a camera pose, got {self.pose!r}", f"{field}.pose")
-        self.pose.validate(f"{field}.pose")
+            raise ProjectError(f"must be a camera pose, got {show(self.pose)}", f"{field}.pose")
+        if not pose_checked:
+            self.pose.validate(f"{field}.pose")
         if not isinstance(self.easing, str) or self.easing not in EASINGS:
             raise ProjectError(
-                f"unknown easing {self.easing!r} (expected one of {', '.join(EASINGS)})",
+                f"unknown easing {show(self.easing)} (expected one of {', '.join(EASINGS)})",
                 f"{field}.easing",
             )
         if self.easing == "bezier" and self.handles is None:
@@ -230,7 +257,7 @@ class CameraKeyframe:
     def from_dict(cls, data: object, field: str = "keyframe") -> CameraKeyframe:
         if not isinstance(data, dict):
             raise ProjectError(
-                f"must be an object with frame, pose and easing, got {data!r}", field
+                f"must be an object with frame, pose and easing, got {show(data)}", field
             )
         handles = data.get("handles")
         if handles is not None and (problem := _handles_problem(handles)) is not None:
@@ -241,7 +268,7 @@ class CameraKeyframe:
             easing=_required(data, "easing", field, f"one of {', '.join(EASINGS)}"),
             handles=None if handles is None else tuple(float(v) for v in handles),
         )
-        key.validate(field)
+        key.validate(field, pose_checked=True)
         return key
 
 
@@ -278,7 +305,7 @@ class CameraPath:
         for index, key in enumerate(self.keyframes):
             where = f"{field}.keyframes[{index}]"
             if not isinstance(key, CameraKeyframe):
-                raise ProjectError(f"must be a camera keyframe, got {key!r}", where)
+                raise ProjectError(f"must be a camera keyframe, got {show(key)}", where)
             key.validate(where)
             if key.frame in seen:
                 raise ProjectError(
@@ -321,15 +348,21 @@ class CameraPath:
     def from_dict(cls, data: object, field: str = "camera") -> CameraPath:
         """Read and validate a path; `{}` (no keyframes) is a locked-off camera."""
         if not isinstance(data, dict):
-            raise ProjectError(f"must be an object with a keyframes list, got {data!r}", field)
+            raise ProjectError(f"must be an object with a keyframes list, got {show(data)}", field)
         raw = data.get("keyframes", [])
         if not isinstance(raw, list):
             raise ProjectError(f"must be a list, got {type(raw).__name__}", f"{field}.keyframes")
-        path = cls(
-            [CameraKeyframe.from_dict(k, f"{field}.keyframes[{i}]") for i, k in enumerate(raw)]
-        )
-        path.validate(field)
-        return path.sorted()
+        count_items(raw, f"{field}.keyframes", limits.MAX_CAMERA_KEYS, "camera keys")
+        keys = [CameraKeyframe.from_dict(k, f"{field}.keyframes[{i}]") for i, k in enumerate(raw)]
+        seen: dict[int, int] = {}
+        for index, key in enumerate(keys):  # each key is valid; only duplicates remain
+            if key.frame in seen:
+                raise ProjectError(
+                    f"frame {key.frame} already has a keyframe (keyframes[{seen[key.frame]}])",
+                    f"{field}.keyframes[{index}].frame",
+                )
+            seen[key.frame] = index
+        return cls(keys).sorted()
 
 
 # ----------------------------------------------------------------------------- geometry

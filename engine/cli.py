@@ -1,8 +1,9 @@
 """`kinema` entry point: no subcommand opens the studio; `render`, `export`, `inspect`,
 `import-shot`, `info`, `models`, `plan`, `bench`, `farm`, `train`, `eval`.
 
-Bad input ends in one clean line on stderr and exit code 2 (`kinema: error: ...`), never
-a traceback; an unexpected crash exits 1 and points at the log.
+Bad input ends in exactly one line on stderr and exit code 2 (`kinema: error: ...`), never
+a traceback: warnings and details go to the log file (`--verbose` shows them on stderr
+too). An unexpected crash exits 1 with one line that points at the log.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import InvalidRequest, KinemaError
+from .errors import InvalidRequest, KinemaError, storage_error
 from .jobs import MEMORY_MODES
+from .logs import echo_to_stderr, log_to_file
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="override the shot's seed")
     p.add_argument("--steps", type=int, help="override the denoising steps")
     _add_delivery_options(p)
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--device", default="auto", type=_device, help="cpu, cuda or auto (default)")
     p.add_argument(
         "--memory",
         default="auto",
@@ -412,8 +415,24 @@ def _optional_module(name: str):
         raise
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line too (argparse prints the usage first)."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        _one_line(f"{message} (see '{self.prog} --help').", EXIT_BAD_INPUT)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _device(value: str) -> str:
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+        raise argparse.ArgumentTypeError(
+            f"unknown device '{value}' (use cpu, cuda, cuda:N or auto)"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="kinema",
         description="Kinema, a desktop studio for AI video. With no command, opens the studio.",
     )
@@ -467,18 +486,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _open_studio(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    log_path = log_to_file(logging.DEBUG if args.verbose else logging.INFO)
+    if args.verbose:
+        echo_to_stderr()
     try:
         return int(args.func(args) or EXIT_OK)
     except KinemaError as error:
-        print(f"kinema: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        log.info("kinema %s: %s", args.command, error, exc_info=args.verbose)
+        return _one_line(str(error), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
-        print("kinema: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _one_line("interrupted", EXIT_INTERRUPTED, prefix="kinema: ")
+    except OSError as error:  # a disk or folder problem no typed error caught on its way up
+        log.warning("kinema %s: %s", args.command, error, exc_info=True)
+        typed = storage_error(error, f"'{error.filename or 'a file'}'")
+        return _one_line(str(typed) if typed else _os_sentence(error), EXIT_BAD_INPUT)
+    except MemoryError:
+        log.warning("kinema %s ran out of memory", args.command, exc_info=True)
+        return _one_line(
+            "Kinema ran out of memory. Render fewer frames or a smaller size.", EXIT_BAD_INPUT
+        )
+    except Exception as error:  # noqa: BLE001 - a bug: one line here, the traceback in the log
+        log.critical("kinema %s crashed", args.command, exc_info=True)
+        where = f" The details are in {log_path}." if log_path else ""
+        return _one_line(
+            f"internal error ({type(error).__name__}: {error}).{where}",
+            EXIT_CRASH,
+            prefix="kinema: ",
+        )
+
+
+def _one_line(message: str, code: int, prefix: str = "kinema: error: ") -> int:
+    """Print `message` as exactly one line on stderr (a sentence may hold newlines)."""
+    text = " ".join(message.split())
+    print(f"{prefix}{text}", file=sys.stderr)
+    return code
+
+
+def _os_sentence(error: OSError) -> str:
+    name = f"'{error.filename}': " if error.filename else ""
+    return f"Could not use {name}{error.strerror or error}."
 
 
 def _open_studio(argv: list[str]) -> int:

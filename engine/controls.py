@@ -220,8 +220,10 @@ def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls
 
     `keyframe` (H, W, 3 uint8) is the shot's keyframe already decoded, for a request that
     carries its bytes instead of a folder to read (a farm node never sees the client's disk).
+    The folder is read only inside: a keyframe path leading out of it is refused.
     """
-    from .media import read_image
+    from .media import read_keyframe
+    from .paths import inside
     from .project import Shot
 
     try:
@@ -231,7 +233,11 @@ def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls
     if shot.keyframe and keyframe is None:
         if request.project_dir is None:
             raise InvalidRequest("The shot has a keyframe but the request names no project folder.")
-        keyframe = read_image(Path(request.project_dir) / shot.keyframe)
+        try:
+            path = inside(Path(request.project_dir), shot.keyframe, "The keyframe")
+        except ProjectError as error:
+            raise InvalidRequest(str(error)) from error
+        keyframe = read_keyframe(path)
     sketch = None
     if keyframe is None and shot.plan is not None:
         from .storyboard import plan_picture
@@ -253,16 +259,21 @@ def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls
 
 
 def fit_keyframe(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale and centre-crop an image to fill `width` x `height` (what a viewer calls 'fill')."""
+    """Scale and centre-crop an image to fill `width` x `height` (what a viewer calls 'fill').
+
+    The crop comes first, in the source's pixels, so the resize never makes more than the
+    output: scaling a 1x10000 strip up to fill 512 wide before cropping would take gigabytes.
+    """
     h, w = image.shape[:2]
     if (w, h) == (width, height):
         return np.ascontiguousarray(image)
     scale = max(width / w, height / h)
-    new_w, new_h = max(width, round(w * scale)), max(height, round(h * scale))
+    crop_w = min(w, max(1, round(width / scale)))
+    crop_h = min(h, max(1, round(height / scale)))
+    x0, y0 = (w - crop_w) // 2, (h - crop_h) // 2
+    crop = image[y0 : y0 + crop_h, x0 : x0 + crop_w]
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
-    x0, y0 = (new_w - width) // 2, (new_h - height) // 2
-    return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
+    return np.ascontiguousarray(cv2.resize(crop, (width, height), interpolation=interp))
 
 
 def reference_card(width: int, height: int) -> np.ndarray:

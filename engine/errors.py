@@ -76,3 +76,51 @@ class Cancelled(KinemaError):
 
     def __init__(self, message: str = "Cancelled."):
         super().__init__(message)
+
+
+class StorageError(KinemaError):
+    """Writing failed because of where the file goes: the disk or the folder, not the data."""
+
+    kind = "storage"
+
+
+class DiskFull(StorageError):
+    """No space left (or the user's quota is spent)."""
+
+    kind = "disk-full"
+
+
+class NotWritable(StorageError):
+    """The folder is read-only, or the user may not write there."""
+
+    kind = "read-only"
+
+
+def storage_error(
+    error: OSError, what: str, kept: str = "", elsewhere: str = "use Save As to put the project"
+) -> KinemaError | None:
+    """The typed error, with advice, for an OSError while writing `what`; None when the
+    error is not about space or permission (the caller words that one itself).
+
+    `kept` says what survived (atomic writes leave the previous file), so the sentence can
+    tell the user the truth about their work; `elsewhere` is how to write somewhere else.
+    """
+    import errno
+
+    tail = f" {kept}" if kept else ""
+    code = getattr(error, "errno", None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return DiskFull(
+            f"Could not write {what}: the disk is full. Free some space, or {elsewhere} on "
+            f"another drive.{tail}"
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(error, PermissionError):
+        import os
+
+        name = getattr(error, "filename", None)
+        where = f" ('{os.path.dirname(str(name)) or name}')" if name else ""
+        return NotWritable(
+            f"Could not write {what}: the folder{where} is read-only or you may not write "
+            f"there; {elsewhere} in a folder you can write to.{tail}"
+        )
+    return None

@@ -58,45 +58,80 @@ class GenerationRequest:
         for name in ("width", "height", "frames", "steps", "seed"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidRequest(f"{name} must be a whole number, got {value!r}.")
+                raise InvalidRequest(f"{name} must be a whole number, got {_show(value)}.")
+        for name in ("fps", "guidance", "guide_strength"):
+            value = getattr(self, name)
+            if not _real(value):
+                raise InvalidRequest(f"{name} must be a finite number, got {_show(value)}.")
+        for name in ("backend", "device", "memory"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidRequest(f"{name} must be text, got {_show(getattr(self, name))}.")
+        if self.project_dir is not None and not isinstance(self.project_dir, str):
+            raise InvalidRequest(f"project_dir must be a folder, got {_show(self.project_dir)}.")
         if not (16 <= self.width <= 4096 and 16 <= self.height <= 4096):
             raise InvalidRequest(
-                f"Output size {self.width}x{self.height} is out of range: "
+                f"Output size {_show(self.width)}x{_show(self.height)} is out of range: "
                 "width and height must be between 16 and 4096 pixels."
             )
-        if self.frames < 1:
-            raise InvalidRequest(f"A clip needs at least one frame, got {self.frames}.")
-        if not (0 < float(self.fps) <= 240) or not np.isfinite(self.fps):
+        if not 1 <= self.frames <= 100_000:
+            raise InvalidRequest(f"A clip needs 1 to 100000 frames, got {_show(self.frames)}.")
+        if not (0 < float(self.fps) <= 240):
             raise InvalidRequest(f"Frame rate must be between 0 and 240 fps, got {self.fps}.")
-        if self.steps < 1:
-            raise InvalidRequest(f"Steps must be at least 1, got {self.steps}.")
-        if not np.isfinite(self.guidance) or self.guidance < 0:
-            raise InvalidRequest(f"Guidance must be a number >= 0, got {self.guidance}.")
-        if not np.isfinite(self.guide_strength) or not 0 <= self.guide_strength <= 1:
+        if not 1 <= self.steps <= 1000:
+            raise InvalidRequest(f"Steps must be between 1 and 1000, got {_show(self.steps)}.")
+        if not 0 <= self.guidance <= 100:
+            raise InvalidRequest(f"Guidance must be a number from 0 to 100, got {self.guidance}.")
+        if not 0 <= self.guide_strength <= 1:
             raise InvalidRequest(
                 f"Guide strength must be between 0 and 1, got {self.guide_strength}."
             )
         if self.memory not in MEMORY_MODES:
             raise InvalidRequest(
-                f"Unknown memory mode '{self.memory}'; choose one of {', '.join(MEMORY_MODES)}."
+                f"Unknown memory mode '{_show(self.memory)}'; choose one of "
+                f"{', '.join(MEMORY_MODES)}."
             )
         if not 0 <= self.seed < 2**32:
-            raise InvalidRequest(f"Seed must be between 0 and 4294967295, got {self.seed}.")
+            raise InvalidRequest(f"Seed must be between 0 and 4294967295, got {_show(self.seed)}.")
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        """A request from its JSON (a take's record): checked, so a hand-edited one is
+        refused with a sentence rather than failing somewhere inside a backend."""
+        if not isinstance(data, dict):
+            raise InvalidRequest("The recorded request is not an object.")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise InvalidRequest(f"Unknown request fields: {', '.join(sorted(unknown))}.")
-        return cls(**data)
+            raise InvalidRequest(
+                f"Unknown request fields: {_show(', '.join(sorted(map(str, unknown))))}."
+            )
+        if "shot" not in data:
+            raise InvalidRequest("The recorded request carries no shot to generate.")
+        request = cls(**data)
+        request.validate()
+        return request
 
     def rerun(self) -> GenerationRequest:
         """The same request under a new job id (re-running a take exactly)."""
         return GenerationRequest(**{**asdict(self), "job_id": new_job_id()})
+
+
+def _real(value: object) -> bool:
+    """A finite real number (not a bool), without float() overflowing on a huge integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return value.bit_length() <= 1000
+    return bool(np.isfinite(value))
+
+
+def _show(value: object) -> str:
+    from .fields import show
+
+    return show(value, 40)
 
 
 # ----------------------------------------------------------------------------- events

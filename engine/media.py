@@ -43,7 +43,12 @@ import av
 import cv2
 import numpy as np
 
-from .errors import MediaError
+from .errors import KinemaError, MediaError, storage_error
+from .image_header import image_size, jpeg_is_complete
+from .limits import MAX_ASPECT, MAX_IMAGE_PIXELS
+
+#: the largest image file read whole (a 50-megapixel 16-bit TIFF is 400 MB; this is past it)
+MAX_IMAGE_BYTES = 512 * 2**20
 
 #: extensions read as still images (and written by `write_image`)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -67,7 +72,7 @@ class VideoInfo:
     pix_fmt: str  # e.g. "yuv420p"
     width: int
     height: int
-    frames: int  # frame count (declared by the container, else counted packets)
+    frames: int  # frame count: the packets in the file (a cut-short file is refused)
     fps: float  # average frame rate
     duration: float  # seconds
 
@@ -86,30 +91,95 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return _read_image(path, ffmpeg_fallback=True)
 
 
+def read_keyframe(path: str | os.PathLike) -> np.ndarray:
+    """`read_image`, refusing a picture too narrow to be a keyframe (a 1x10000 strip)."""
+    image = read_image(path)
+    height, width = image.shape[:2]
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise MediaError(
+            f"'{Path(path).name}' is {width}x{height}: a keyframe may be at most "
+            f"{MAX_ASPECT:g} times wider than tall (or taller than wide). Crop it first."
+        )
+    return image
+
+
 def _read_image(path: str | os.PathLike, ffmpeg_fallback: bool) -> np.ndarray:
-    """`read_image`; without the fallback only OpenCV decodes (it never mistakes a video)."""
+    """`read_image`; without the fallback only OpenCV decodes (it never mistakes a video).
+
+    The header's size is checked against the pixel budget before anything is decoded; a
+    larger JPEG is decoded downscaled (libjpeg scales while decoding, so memory follows
+    the smaller size), anything else larger is refused.
+    """
     path = _readable_file(path)
     try:
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            raise MediaError(
+                f"Could not read '{path.name}': it is larger than {MAX_IMAGE_BYTES // 2**20} MB, "
+                "more than any image Kinema reads."
+            )
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as error:
         raise MediaError(f"Could not read '{path.name}': {_os_reason(error)}.") from error
 
-    image = _cv2_decode(data, cv2.IMREAD_UNCHANGED)
-    if image is not None and _channels(image) != 4 and b"Exif" in data[:65536].tobytes():
-        # IMREAD_UNCHANGED ignores EXIF orientation; decode again in a mode that applies it
-        # (alpha is absent here, so nothing is lost).
-        oriented = _cv2_decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-        image = oriented if oriented is not None else image
+    head = data[: 1 << 20].tobytes()
+    size = image_size(head)
+    if size is None:  # a format this module cannot size: FFmpeg probes before decoding
+        if not ffmpeg_fallback:
+            raise MediaError(
+                f"Could not read '{path.name}': the file is not an image Kinema can decode."
+            )
+        return _read_image_ffmpeg(path)
+    reduce = _reduction(path, size, is_jpeg=head.startswith(b"\xff\xd8"))
+    if head.startswith(b"\xff\xd8") and not jpeg_is_complete(data.tobytes()):
+        raise MediaError(f"Could not read '{path.name}': the JPEG is damaged or cut short.")
+    if reduce > 1:
+        flags = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4}
+        image = _cv2_decode(data, flags.get(reduce, cv2.IMREAD_REDUCED_COLOR_8))
+    else:
+        image = _cv2_decode(data, cv2.IMREAD_UNCHANGED)
+        if image is not None and _channels(image) != 4 and b"Exif" in head[:65536]:
+            # IMREAD_UNCHANGED ignores EXIF orientation; decode again in a mode that applies
+            # it (alpha is absent here, so nothing is lost).
+            del image
+            image = _cv2_decode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    del data
     if image is not None:
         return _to_rgb8(image, path, bgr=True)
     if not ffmpeg_fallback:
         raise MediaError(
             f"Could not read '{path.name}': the file is not an image Kinema can decode."
         )
+    return _read_image_ffmpeg(path)
 
-    try:  # formats this OpenCV build lacks, but FFmpeg reads
+
+def _reduction(path: Path, size: tuple[int, int], is_jpeg: bool) -> int:
+    """1 when the image fits the pixel budget; else the JPEG downscale factor that makes it
+    fit; a `MediaError` for anything else too large."""
+    width, height = size
+    if width < 1 or height < 1:
+        raise MediaError(f"Could not read '{path.name}': its header declares {width}x{height}.")
+    pixels = width * height
+    if pixels <= MAX_IMAGE_PIXELS:
+        return 1
+    for factor in (2, 4, 8):
+        if is_jpeg and pixels / factor**2 <= MAX_IMAGE_PIXELS:
+            return factor
+    raise MediaError(
+        f"Could not read '{path.name}': it is {width}x{height} ({pixels / 1e6:.0f} megapixels); "
+        f"Kinema reads images up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Scale it down first."
+    )
+
+
+def _read_image_ffmpeg(path: Path) -> np.ndarray:
+    """Formats this OpenCV build lacks, but FFmpeg reads; the probed size is checked first."""
+    try:
         with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            size = (stream.codec_context.width, stream.codec_context.height)
+            if 0 not in size:
+                _reduction(path, size, is_jpeg=False)
             frame = next(container.decode(video=0))
+            _reduction(path, (frame.width, frame.height), is_jpeg=False)
             image = frame.to_ndarray(format="rgba")
     except (av.FFmpegError, StopIteration, IndexError, ValueError) as error:
         raise MediaError(
@@ -196,7 +266,8 @@ def read_media(path: str | os.PathLike) -> tuple[np.ndarray, float | None]:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Describe a video's first video stream without decoding it."""
+    """Describe a video's first video stream without decoding it (its packets are read,
+    so a file cut short is caught rather than described by what its header declares)."""
     path = _readable_file(path)
     with _reading(path), av.open(str(path)) as container:
         if not container.streams.video:
@@ -204,7 +275,17 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         fps = _stream_fps(stream)
-        frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
+        # Count the packets that are there: a file cut short still declares its full length.
+        present = corrupt = 0
+        for packet in container.demux(stream):
+            present += packet.size > 0
+            corrupt += packet.is_corrupt
+        frames = present
+        if corrupt or (stream.frames and present < stream.frames):
+            raise MediaError(
+                f"Could not read '{path.name}': the file is damaged or cut short (it declares "
+                f"{stream.frames or present} frames; {present} are there)."
+            )
         duration = _stream_duration(stream, container) or (frames / fps if fps else 0.0)
         return VideoInfo(
             codec=ctx.name,
@@ -247,7 +328,7 @@ def write_image(
         try:
             temp.write_bytes(data)
         except OSError as error:
-            raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
+            raise _write_error(path, error) from error
 
 
 def write_mp4(
@@ -537,6 +618,10 @@ def _writing(path: Path) -> Iterator[None]:
     try:
         yield
     except av.FFmpegError as error:
+        if isinstance(error, OSError):  # FFmpeg's write failed: the disk, not the encoder
+            typed = storage_error(error, f"'{path.name}'", elsewhere="write the file")
+            if typed is not None:
+                raise typed from error
         reason = error.strerror or type(error).__name__
         raise MediaError(
             f"Could not write '{path.name}': the encoder failed ({reason})."
@@ -557,7 +642,7 @@ def _atomic_output(path: Path) -> Iterator[Path]:
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
         os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as error:
-        raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
+        raise _write_error(path, error) from error
     try:
         yield temp
     except BaseException:  # the caller's error (a failing frame iterator included) stands
@@ -569,7 +654,15 @@ def _atomic_output(path: Path) -> Iterator[Path]:
         os.replace(temp, path)
     except OSError as error:
         temp.unlink(missing_ok=True)
-        raise MediaError(f"Could not write '{path.name}': {_os_reason(error)}.") from error
+        raise _write_error(path, error) from error
+
+
+def _write_error(path: Path, error: OSError) -> KinemaError:
+    """A failed write as a typed error: a full disk or a read-only folder with advice (the
+    file already there, if any, is untouched), anything else as a `MediaError`."""
+    kept = "Nothing was replaced." if path.exists() else ""
+    typed = storage_error(error, f"'{path.name}'", kept, elsewhere="write the file")
+    return typed or MediaError(f"Could not write '{path.name}': {_os_reason(error)}.")
 
 
 def _os_reason(error: OSError) -> str:
@@ -597,29 +690,38 @@ def _to_rgb8(image: np.ndarray, path: Path, bgr: bool) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4) or image.size == 0:
         raise MediaError(f"Could not read '{path.name}': the image layout is not supported.")
     channels = image.shape[2]
-    if bgr and channels >= 3:
-        image = image[..., [2, 1, 0, *range(3, channels)]]
+    order = [2, 1, 0, *range(3, channels)] if bgr and channels >= 3 else list(range(channels))
     has_alpha = channels in (2, 4)
     if image.dtype == np.uint8 and not has_alpha:
-        rgb = image if channels == 3 else np.repeat(image, 3, axis=2)
+        rgb = image[..., order] if channels == 3 else np.repeat(image, 3, axis=2)
         return np.ascontiguousarray(rgb)
 
-    if image.dtype == np.uint8:
-        unit = image.astype(np.float32) / 255.0
-    elif image.dtype == np.uint16:
-        unit = image.astype(np.float32) / 65535.0
-    elif image.dtype in (np.float16, np.float32, np.float64):
-        unit = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    else:
+    if image.dtype not in (np.uint8, np.uint16, np.float16, np.float32, np.float64):
         raise MediaError(
             f"Could not read '{path.name}': images with {image.dtype} samples are not supported."
         )
+    # Converted a band of rows at a time: a 50-megapixel 16-bit RGBA image as float32 whole
+    # would need 800 MB on top of itself.
+    out = np.empty((*image.shape[:2], 3), np.uint8)
+    step = max(1, (1 << 22) // max(1, image.shape[1] * channels))
+    for top in range(0, image.shape[0], step):
+        out[top : top + step] = _band_to_rgb8(image[top : top + step][..., order], has_alpha)
+    return out
+
+
+def _band_to_rgb8(band: np.ndarray, has_alpha: bool) -> np.ndarray:
+    if band.dtype == np.uint8:
+        unit = band.astype(np.float32) / 255.0
+    elif band.dtype == np.uint16:
+        unit = band.astype(np.float32) / 65535.0
+    else:
+        unit = np.nan_to_num(band.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     unit = np.clip(unit, 0.0, 1.0)
     if has_alpha:
         unit = unit[..., :-1] * unit[..., -1:]  # composite over black
     if unit.shape[2] == 1:
         unit = np.repeat(unit, 3, axis=2)
-    return np.ascontiguousarray(np.round(unit * 255.0).astype(np.uint8))
+    return np.round(unit * 255.0).astype(np.uint8)
 
 
 def _frame_to_rgb(frame: av.VideoFrame, size: tuple[int, int] | None) -> np.ndarray:

@@ -22,13 +22,17 @@ import math
 import numbers
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import cv2
 import numpy as np
 
+from . import limits
 from .errors import InvalidRequest, ProjectError
+from .fields import count as count_items
+from .fields import number, show
 
 STROKE_KINDS = ("move", "static")
 DEFAULT_COLOR = "#ff5a36"
@@ -133,12 +137,13 @@ class MotionStroke:
     def from_dict(cls, d: object, field: str = "strokes[0]") -> MotionStroke:
         """Read and validate a stroke; a `ProjectError` names the offending key under `field`."""
         data = _require_dict(d, field)
-        mask = _decode_mask(_require(data, "mask_png", field), f"{field}.mask_png")
         points = _require(data, "trajectory", field)
         if not isinstance(points, list):
             raise ProjectError(
                 f"{field}.trajectory must be a list of points.", f"{field}.trajectory"
             )
+        count_items(points, f"{field}.trajectory", limits.MAX_POINTS, "points")
+        mask = _decode_mask(_require(data, "mask_png", field), f"{field}.mask_png")
         stroke = cls(
             mask=mask,
             kind=_require(data, "kind", field),
@@ -160,7 +165,7 @@ class MotionStroke:
         """Raise `ProjectError` naming the first bad field (e.g. ``strokes[1].trajectory[3].x``)."""
         if self.kind not in STROKE_KINDS:
             raise ProjectError(
-                f"{field}.kind must be one of {', '.join(STROKE_KINDS)} (got {self.kind!r}).",
+                f"{field}.kind must be one of {', '.join(STROKE_KINDS)} (got {show(self.kind)}).",
                 f"{field}.kind",
             )
         strength = _number(self.strength, f"{field}.strength")
@@ -198,7 +203,7 @@ class MotionStroke:
         for key, kind in (("name", str), ("color", str), ("id", str), ("visible", bool)):
             if not isinstance(getattr(self, key), kind):
                 raise ProjectError(
-                    f"{field}.{key} must be a {kind.__name__} (got {getattr(self, key)!r}).",
+                    f"{field}.{key} must be a {kind.__name__} (got {show(getattr(self, key))}).",
                     f"{field}.{key}",
                 )
         if not _COLOR_RE.fullmatch(self.color):
@@ -684,14 +689,52 @@ def _encode_mask(mask: np.ndarray) -> str:
     return base64.b64encode(png.tobytes()).decode("ascii")
 
 
+def declared_mask_size(text: object) -> tuple[int, int] | None:
+    """(width, height) from a base64 mask PNG's header, decoding 33 bytes, not the image;
+    None when the text does not start like a PNG (the full decode then says why)."""
+    if not isinstance(text, str) or len(text) < 44:
+        return None
+    try:
+        head = base64.b64decode(text[:44], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def check_mask_budget(strokes: Iterable[tuple[str, object]], budget: int) -> None:
+    """Refuse, before any mask is decoded, raw strokes whose masks together declare more
+    than `budget` pixels (each decoded mask costs 4 bytes a pixel)."""
+    total = 0
+    for where, raw in strokes:
+        size = declared_mask_size(raw.get("mask_png")) if isinstance(raw, dict) else None
+        if size is None:
+            continue
+        total += size[0] * size[1]
+        if total > budget:
+            raise ProjectError(
+                f"the stroke masks up to here hold {total / 1e6:.0f} million pixels; Kinema "
+                f"reads at most {budget / 1e6:.0f} million in one project",
+                f"{where}.mask_png",
+            )
+
+
 def _decode_mask(text: object, field: str) -> np.ndarray:
     if not isinstance(text, str):
         raise ProjectError(f"{field} must be base64 PNG text.", field)
+    size = declared_mask_size(text)
+    if size is not None and (max(size) > limits.MAX_MASK_SIDE or 0 in size):
+        raise ProjectError(
+            f"{field} is a {size[0]}x{size[1]} image; masks may be at most "
+            f"{limits.MAX_MASK_SIDE} pixels on a side.",
+            field,
+        )
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ProjectError(f"{field} is not valid base64 text.", field) from None
-    if not data.startswith(_PNG_SIGNATURE):
+    if not data.startswith(_PNG_SIGNATURE) or size is None:
         raise ProjectError(f"{field} does not hold a PNG image.", field)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
@@ -724,8 +767,5 @@ def _require(d: dict, key: str, field: str) -> object:
 
 def _number(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ProjectError(f"{field} must be a number (got {value!r}).", field)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ProjectError(f"{field} must be a finite number (got {value}).", field)
-    return value
+        raise ProjectError(f"{field} must be a number (got {show(value)}).", field)
+    return number(value, field)

@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
+import secrets
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import fields, limits
 from .camera import CameraPath
-from .errors import ProjectError
-from .motion import MotionStroke
+from .errors import KinemaError, ProjectError, storage_error
+from .fields import show
+from .motion import MotionStroke, check_mask_budget
+from .paths import check_id, check_take_folder, copy_tree, inside, relative_path, take_folder
 
 if TYPE_CHECKING:
     from .storyboard import ScenePlan
@@ -57,45 +60,27 @@ def _path(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _str(data: dict, key: str, where: str, default: Any = ...) -> str:
-    value = _get(data, key, where, default)
-    if not isinstance(value, str):
-        raise ProjectError(f"must be text, got {value!r}", _path(where, key))
-    return value
+def _str(
+    data: dict, key: str, where: str, default: Any = ..., max_chars: int = limits.MAX_NAME_CHARS
+) -> str:
+    return fields.text(_get(data, key, where, default), _path(where, key), max_chars)
 
 
 def _int(
     data: dict, key: str, where: str, lo: int, hi: int, default: Any = ..., what: str = ""
 ) -> int:
-    value = _get(data, key, where, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        what = what or f"a whole number between {lo} and {hi}"
-        raise ProjectError(f"must be {what}, got {value!r}", _path(where, key))
-    return value
+    return fields.whole(_get(data, key, where, default), _path(where, key), lo, hi, what)
 
 
 def _float(data: dict, key: str, where: str, lo: float, hi: float, default: Any = ...) -> float:
-    value = _get(data, key, where, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ProjectError(f"must be a finite number, got {value!r}", _path(where, key))
-    if not lo <= value <= hi:
-        raise ProjectError(f"must be between {lo:g} and {hi:g}, got {value!r}", _path(where, key))
-    return float(value)
+    return fields.number(_get(data, key, where, default), _path(where, key), lo, hi)
 
 
-def _list(data: dict, key: str, where: str) -> list:
+def _list(data: dict, key: str, where: str, limit: int, what: str) -> list:
     value = _get(data, key, where, [])
     if not isinstance(value, list):
         raise ProjectError(f"must be a list, got {type(value).__name__}", _path(where, key))
-    return value
-
-
-def _relative(value: str, where: str) -> str:
-    """A path inside the project folder, stored with forward slashes."""
-    path = PurePosixPath(value.replace("\\", "/"))
-    if not value or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
-        raise ProjectError(f"must be a path inside the project folder, got {value!r}", where)
-    return str(path)
+    return fields.count(value, _path(where, key), limit, what)
 
 
 # ----------------------------------------------------------------------------- document
@@ -144,24 +129,24 @@ class Take:
         metrics = _get(data, "metrics", field, {})
         if not isinstance(metrics, dict):
             raise ProjectError("must be an object of numbers", f"{field}.metrics")
-        for name, value in metrics.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise ProjectError(
-                    f"must be a finite number, got {value!r}", f"{field}.metrics.{name}"
-                )
+        fields.count(list(metrics), f"{field}.metrics", 1000, "metrics")
         request = _get(data, "request", field, {})
         if not isinstance(request, dict):
             raise ProjectError("must be an object", f"{field}.request")
+        shot = request.get("shot")
+        if isinstance(shot, dict) and (shot.get("takes") or shot.get("active_take")):
+            # Files from before requests left takes out: each request held every earlier
+            # take (and its request), doubling the file with every take. Generation never
+            # reads them, so they are dropped here.
+            request = {**request, "shot": {**shot, "takes": [], "active_take": None}}
+        limits.check_depth(request, f"{field}.request")
         model = _get(data, "model", field, {})
         if not isinstance(model, dict):
             raise ProjectError("must be an object", f"{field}.model")
+        limits.check_depth(model, f"{field}.model")
         return cls(
-            id=_str(data, "id", field),
-            folder=_relative(_str(data, "folder", field), f"{field}.folder"),
+            id=check_id(_get(data, "id", field), f"{field}.id"),
+            folder=check_take_folder(_str(data, "folder", field), f"{field}.folder"),
             frames=_int(data, "frames", field, 1, 10**6),
             fps=_float(data, "fps", field, 1e-3, 240),
             width=_int(data, "width", field, 1, 16384),
@@ -170,7 +155,7 @@ class Take:
             seed=_int(data, "seed", field, 0, 2**32 - 1),
             created=_str(data, "created", field, ""),
             request=request,
-            metrics={k: float(v) for k, v in metrics.items()},
+            metrics={str(k): fields.number(v, f"{field}.metrics.{k}") for k, v in metrics.items()},
             label=_str(data, "label", field, ""),
             model=model,
         )
@@ -226,6 +211,7 @@ class Shot:
     settings: ShotSettings = field(default_factory=ShotSettings)
     id: str = field(default_factory=new_id)
     plan: ScenePlan | None = None  # the storyboard staged from the prompt (engine.storyboard)
+    keyframe_missing: bool = field(default=False, compare=False)  # file gone on load; not saved
 
     def active(self) -> Take | None:
         return next((t for t in self.takes if t.id == self.active_take), None)
@@ -256,27 +242,31 @@ class Shot:
             raise ProjectError("must be an object", field)
         keyframe = _get(data, "keyframe", field, None)
         if keyframe is not None:
-            if not isinstance(keyframe, str):
-                raise ProjectError(f"must be a path or null, got {keyframe!r}", f"{field}.keyframe")
-            keyframe = _relative(keyframe, f"{field}.keyframe")
-        takes = [
-            Take.from_dict(t, f"{field}.takes[{i}]")
-            for i, t in enumerate(_list(data, "takes", field))
-        ]
+            keyframe = relative_path(keyframe, f"{field}.keyframe")
+        raw_takes = _list(data, "takes", field, limits.MAX_TAKES, "takes")
+        takes = [Take.from_dict(t, f"{field}.takes[{i}]") for i, t in enumerate(raw_takes)]
         seen: set[str] = set()
         for i, take in enumerate(takes):
             if take.id in seen:
                 raise ProjectError(f"duplicate take id {take.id!r}", f"{field}.takes[{i}].id")
             seen.add(take.id)
         active = _get(data, "active_take", field, None)
-        if active is not None and active not in seen:
-            raise ProjectError(f"names no take of this shot: {active!r}", f"{field}.active_take")
-        shot_id = _str(data, "id", field, None) if data.get("id") is not None else new_id()
+        if active is not None and (not isinstance(active, str) or active not in seen):
+            raise ProjectError(
+                f"names no take of this shot: {show(active)}", f"{field}.active_take"
+            )
+        raw_id = data.get("id")
+        shot_id = new_id() if raw_id is None else check_id(raw_id, f"{field}.id")
+        raw_strokes = _list(data, "strokes", field, limits.MAX_STROKES, "strokes")
+        check_mask_budget(
+            ((f"{field}.strokes[{i}]", s) for i, s in enumerate(raw_strokes)),
+            limits.MAX_MASK_PIXELS,
+        )
         return cls(
             id=shot_id,
             name=_str(data, "name", field, "Shot"),
-            prompt=_str(data, "prompt", field, ""),
-            negative_prompt=_str(data, "negative_prompt", field, ""),
+            prompt=_str(data, "prompt", field, "", limits.MAX_PROMPT_CHARS),
+            negative_prompt=_str(data, "negative_prompt", field, "", limits.MAX_PROMPT_CHARS),
             seed=_int(data, "seed", field, 0, 2**32 - 1, 0),
             duration=_int(
                 data, "duration", field, 1, 100_000, 48, what="a whole number of frames >= 1"
@@ -285,7 +275,7 @@ class Shot:
             camera=CameraPath.from_dict(_get(data, "camera", field, {}), f"{field}.camera"),
             strokes=[
                 MotionStroke.from_dict(s, f"{field}.strokes[{i}]")
-                for i, s in enumerate(_list(data, "strokes", field))
+                for i, s in enumerate(raw_strokes)
             ],
             takes=takes,
             active_take=active,
@@ -313,6 +303,7 @@ class Project:
     height: int = 512
     shots: list[Shot] = field(default_factory=list)
     folder: Path | None = field(default=None, compare=False)
+    repaired: list[str] = field(default_factory=list, compare=False)  # fields mended on load
 
     # -- queries
 
@@ -332,14 +323,20 @@ class Project:
         raise ValueError(f"shot {shot.id} is not in the project")
 
     def keyframe_path(self, shot: Shot) -> Path | None:
+        """The keyframe's file, or None when there is none or it would lie outside the project
+        (a symlink planted in `media/`): nothing outside the project folder is ever read."""
         if shot.keyframe is None or self.folder is None:
             return None
-        return self.folder / shot.keyframe
+        try:
+            return inside(self.folder, shot.keyframe, "The keyframe")
+        except ProjectError as error:
+            log.warning("%s", error)
+            return None
 
     def take_folder(self, shot: Shot, take_id: str) -> Path:
         if self.folder is None:
             raise ProjectError("Save the project before generating takes: it has no folder yet.")
-        return self.folder / "takes" / shot.id / take_id
+        return inside(self.folder, take_folder(shot.id, take_id), "The take folder")
 
     def same_as(self, other: Project) -> bool:
         return self.to_dict() == other.to_dict()
@@ -357,12 +354,23 @@ class Project:
         }
 
     def to_json(self) -> str:
+        """The file's text; `ProjectError` if the document holds what no file can (a NaN, a
+        lone surrogate that slipped past the doors), naming the field, before any write."""
+        data = self.to_dict()
         try:
-            return json.dumps(self.to_dict(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+            text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
         except ValueError as error:  # a NaN slipped into the document
             raise ProjectError(
                 f"The project holds a value that is not a number: {error}."
             ) from error
+        if fields.has_lone_surrogate(text):
+            _, repaired = limits.parse_json(json.dumps(data), "the project")
+            raise ProjectError(
+                "holds a character that cannot be saved (half of a UTF-16 pair, from pasted "
+                "text); retype that text",
+                repaired[0] if repaired else None,
+            )
+        return text
 
     @classmethod
     def from_dict(cls, data: object, folder: Path | None = None) -> Project:
@@ -372,34 +380,32 @@ class Project:
             )
         version = data.get("kinema")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ProjectError(f"must be the schema version number, got {version!r}", "kinema")
+            raise ProjectError(f"must be the schema version number, got {show(version)}", "kinema")
         if version > SCHEMA_VERSION:
             raise ProjectError(
-                f"This project was saved by a newer Kinema (schema {version}; "
+                f"This project was saved by a newer Kinema (schema {show(version)}; "
                 f"this version reads up to {SCHEMA_VERSION}). Update Kinema to open it."
             )
-        width = _int(
-            data,
-            "width",
-            "",
-            MIN_SIDE,
-            MAX_SIDE,
-            what=f"an even number of pixels between {MIN_SIDE} and {MAX_SIDE}",
-        )
-        height = _int(
-            data,
-            "height",
-            "",
-            MIN_SIDE,
-            MAX_SIDE,
-            what=f"an even number of pixels between {MIN_SIDE} and {MAX_SIDE}",
-        )
+        even = f"an even number of pixels between {MIN_SIDE} and {MAX_SIDE}"
+        width = _int(data, "width", "", MIN_SIDE, MAX_SIDE, what=even)
+        height = _int(data, "height", "", MIN_SIDE, MAX_SIDE, what=even)
         for key, value in (("width", width), ("height", height)):
             if value % 2:
                 raise ProjectError(
                     f"must be an even number of pixels (video needs it), got {value}", key
                 )
-        shots = [Shot.from_dict(s, f"shots[{i}]") for i, s in enumerate(_list(data, "shots", ""))]
+        raw_shots = _list(data, "shots", "", limits.MAX_SHOTS, "shots")
+        limits.check_totals(raw_shots)
+        check_mask_budget(  # before a single mask is decoded
+            (
+                (f"shots[{i}].strokes[{j}]", stroke)
+                for i, shot in enumerate(raw_shots)
+                if isinstance(shot, dict) and isinstance(shot.get("strokes"), list)
+                for j, stroke in enumerate(shot["strokes"])
+            ),
+            limits.MAX_MASK_PIXELS,
+        )
+        shots = [Shot.from_dict(s, f"shots[{i}]") for i, s in enumerate(raw_shots)]
         seen: set[str] = set()
         for i, shot in enumerate(shots):
             if shot.id in seen:
@@ -430,54 +436,66 @@ class Project:
 
     @classmethod
     def load(cls, path: Path | str) -> Project:
-        """Open a project folder (or the project.json inside it), validating everything."""
+        """Open a project folder (or the project.json inside it), validating everything.
+
+        A missing keyframe or take folder does not stop it: the shot or take is marked
+        (`keyframe_missing`, `missing`) so the user can relink or remove it. Text that no
+        file can hold is repaired; `repaired` names the fields.
+        """
         path = Path(path)
         folder = path.parent if path.name == PROJECT_FILE else path
         file = folder / PROJECT_FILE
-        if not folder.exists():
-            raise ProjectError(f"There is no project at '{folder}'.")
-        if not folder.is_dir():
-            raise ProjectError(f"'{folder}' is not a project folder (a .kinema folder).")
-        if not file.is_file():
-            raise ProjectError(
-                f"'{folder.name}' holds no {PROJECT_FILE}: it is not a Kinema project."
-            )
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ProjectError(
-                f"Could not read '{file.name}' in '{folder.name}': {error}."
-            ) from error
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except json.JSONDecodeError as error:
-            raise ProjectError(
-                f"'{folder.name}/{PROJECT_FILE}' is damaged: {error.msg} at line {error.lineno}, "
-                f"column {error.colno}. The previous version may be in {BACKUP_FILE}."
-            ) from error
+            if not folder.exists():
+                raise ProjectError(f"There is no project at '{folder}'.")
+            if not folder.is_dir():
+                raise ProjectError(f"'{folder}' is not a project folder (a .kinema folder).")
+            if not file.is_file():
+                raise ProjectError(
+                    f"'{folder.name}' holds no {PROJECT_FILE}: it is not a Kinema project."
+                )
+        except OSError as error:  # a name too long, a folder we may not enter
+            raise ProjectError(f"Could not open '{folder}': {error.strerror or error}.") from error
+        label = f"{folder.name}/{PROJECT_FILE}"
+        text = limits.read_project_text(file, label)
+        hint = f"The previous version may be in {BACKUP_FILE}."
+        data, repaired = limits.parse_json(text, label, hint)
         project = cls.from_dict(data, folder=folder)
-        project._check_files()
+        project.repaired = repaired
+        project.check_files()
         return project
 
-    def _check_files(self) -> None:
-        assert self.folder is not None
-        for i, shot in enumerate(self.shots):
-            if shot.keyframe and not (self.folder / shot.keyframe).is_file():
-                raise ProjectError(
-                    f"file '{shot.keyframe}' is missing from the project folder",
-                    f"shots[{i}].keyframe",
-                )
+    def check_files(self) -> list[str]:
+        """Mark keyframes and takes whose files are gone (or lead outside the project);
+        returns a line per missing item, for the user."""
+        missing = []
+        if self.folder is None:
+            return missing
+        for number, shot in enumerate(self.shots, 1):
+            shot.keyframe_missing = False
+            if shot.keyframe:
+                path = self.keyframe_path(shot)
+                shot.keyframe_missing = path is None or not _is_file(path)
+                if shot.keyframe_missing:
+                    log.warning("shot %s: keyframe %s is missing", shot.id, shot.keyframe)
+                    missing.append(f"Shot {number} ({shot.name}): keyframe '{shot.keyframe}'")
             for take in shot.takes:
-                take.missing = not (self.folder / take.folder).is_dir()
+                try:
+                    take.missing = not inside(self.folder, take.folder).is_dir()
+                except ProjectError:
+                    take.missing = True
                 if take.missing:
-                    log.warning(
-                        "take %s of shot %s is missing its folder %s", take.id, shot.id, take.folder
+                    log.warning("take %s of shot %s is missing %s", take.id, shot.id, take.folder)
+                    missing.append(
+                        f"Shot {number} ({shot.name}): {take.label or 'take'} ('{take.folder}')"
                     )
+        return missing
 
     def save(self, folder: Path | str | None = None) -> Path:
         """Write atomically to `folder` (default: where it lives); returns the project.json path.
 
-        Saving to a new folder (Save As) copies the media and takes along.
+        Saving to a new folder (Save As) copies the media and takes along. A full disk or a
+        read-only folder raises a typed error that says the previous file is intact.
         """
         target = Path(folder) if folder is not None else self.folder
         if target is None:
@@ -485,13 +503,16 @@ class Project:
         if target.suffix != SUFFIX:
             target = target.with_name(target.name + SUFFIX)
         text = self.to_json()
-        target.mkdir(parents=True, exist_ok=True)
-        for sub in ("media", "takes"):
-            if self.folder is not None and self.folder != target and (self.folder / sub).is_dir():
-                shutil.copytree(self.folder / sub, target / sub, dirs_exist_ok=True)
-            (target / sub).mkdir(exist_ok=True)
-        file = target / PROJECT_FILE
-        _atomic_write(file, text, backup=target / BACKUP_FILE)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            for sub in ("media", "takes"):
+                if self.folder is not None and self.folder != target:
+                    copy_tree(self.folder / sub, target / sub)
+                inside(target, sub).mkdir(exist_ok=True)
+            file = target / PROJECT_FILE
+            _atomic_write(file, text, backup=target / BACKUP_FILE)
+        except OSError as error:
+            raise _write_error(error, f"'{target.name}/{PROJECT_FILE}'") from error
         self.folder = target
         return file
 
@@ -500,35 +521,57 @@ class Project:
         if self.folder is None:
             raise ProjectError("Save the project before importing media: it has no folder yet.")
         source = Path(source)
-        if not source.is_file():
+        if not _is_file(source):
             raise ProjectError(f"Cannot import '{source.name}': the file does not exist.")
-        media = self.folder / "media"
-        media.mkdir(parents=True, exist_ok=True)
-        stem, suffix = source.stem, source.suffix.lower()
-        candidate, n = media / f"{stem}{suffix}", 1
-        while candidate.exists():
-            n += 1
-            candidate = media / f"{stem}-{n}{suffix}"
-        shutil.copy2(source, candidate)
-        return f"media/{candidate.name}"
+        stem = source.stem[:100] or "media"  # a name the file system (and the project) holds
+        suffix = source.suffix.lower()[:16]
+        try:
+            media = inside(self.folder, "media", "The media folder")
+            media.mkdir(parents=True, exist_ok=True)
+            candidate, n = f"media/{stem}{suffix}", 1
+            while (self.folder / candidate).exists():
+                n += 1
+                candidate = f"media/{stem}-{n}{suffix}"
+            relative = relative_path(candidate, "media")
+            shutil.copy2(source, inside(self.folder, relative, "The imported file"))
+        except OSError as error:
+            raise _write_error(error, f"'{source.name}' into the project") from error
+        return relative
 
 
-def _reject_constant(name: str):
-    raise ProjectError(f"The project file holds {name}, which is not a number Kinema accepts.")
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for this file system counts as absent
+        return False
+
+
+def _write_error(error: OSError, what: str) -> KinemaError:
+    typed = storage_error(error, what, "The previous version of the project is intact.")
+    if typed is not None:
+        return typed
+    return ProjectError(f"Could not write {what}: {error.strerror or error}.")
 
 
 def _atomic_write(file: Path, text: str, backup: Path | None = None) -> None:
-    """temp file + fsync + rename; the old file becomes the backup without a moment of absence."""
-    tmp = file.with_name(file.name + ".tmp")
-    backup_tmp = backup.with_name(backup.name + ".tmp") if backup is not None else None
+    """temp file + fsync + rename; the old file becomes the backup without a moment of absence.
+
+    Temp names are unique (created exclusively), so two writers never share one and a
+    third reader never sees a half-written file under the real name.
+    """
+    data = text.encode("utf-8")
+    tmp = _exclusive_temp(file)
+    backup_tmp = None
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if backup is not None and backup_tmp is not None and file.exists():
-            shutil.copy2(file, backup_tmp)
+        if backup is not None and file.exists():
+            backup_tmp = _exclusive_temp(backup)
+            shutil.copyfile(file, backup_tmp)
             os.replace(backup_tmp, backup)
+            backup_tmp = None
         os.replace(tmp, file)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -536,6 +579,22 @@ def _atomic_write(file: Path, text: str, backup: Path | None = None) -> None:
             backup_tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(file.parent)
+
+
+def _exclusive_temp(file: Path) -> Path:
+    """A new, empty, hidden file beside `file` that no other writer can be using."""
+    while True:
+        tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def write_text_atomic(file: Path, text: str) -> None:
+    """`_atomic_write` without a backup, for side files (the autosave)."""
+    _atomic_write(file, text)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import __version__
 from .errors import InvalidRequest, MediaError, ProjectError
+from .lock import holding
 
 RECIPE_KEY = "kinema"
 SCHEMA = 1
@@ -64,8 +65,10 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str, where: str = "the file") -> Recipe:
+        from .limits import parse_json
+
         try:
-            data = json.loads(text)
+            data, _ = parse_json(text, where)  # a file from anywhere: depth, size, numbers
             if not isinstance(data, dict) or data.get("schema", 0) > SCHEMA:
                 raise ValueError("a newer or unknown layout")
             shots = tuple(ShotRecipe(**shot) for shot in data["shots"])
@@ -75,7 +78,7 @@ class Recipe:
                 version=str(data.get("kinema_version", "")),
                 schema=int(data.get("schema", SCHEMA)),
             )
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, ProjectError) as error:
             raise InvalidRequest(
                 f"The Kinema request in {where} cannot be read ({error}); it may come from a "
                 "newer Kinema."
@@ -203,8 +206,8 @@ def shot_recipe(
     if request is not None:
         folder = project_dir or request.get("project_dir")
         relative = (request.get("shot") or {}).get("keyframe")
-        if relative:
-            keyframe = {"file": relative, "sha256": _file_hash(Path(folder or ".") / relative)}
+        if isinstance(relative, str) and relative:
+            keyframe = {"file": relative, "sha256": _hash_inside(Path(folder or "."), relative)}
         if model is None:
             model = model_identity(request.get("backend", ""))
         request = clean_request(request)
@@ -233,6 +236,16 @@ def project_info(project) -> dict[str, Any]:
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def _hash_inside(folder: Path, relative: str) -> str:
+    """`_file_hash` of a project's file, "" when the path leads outside the project."""
+    from .paths import inside
+
+    try:
+        return _file_hash(inside(folder, relative, "The keyframe"))
+    except ProjectError:
+        return ""
 
 
 def _file_hash(path: Path) -> str:
@@ -339,19 +352,33 @@ def import_shots(
         folder = folder.parent
     notes: list[str] = []
     if (folder / PROJECT_FILE).is_file():
-        project = Project.load(folder)
-    else:
-        first = entries[0].request
-        project = Project.new(folder)
-        project.width, project.height = int(first["width"]), int(first["height"])
-        project.fps = float(first["fps"])
+        with holding(folder):  # a studio with the project open must not be written under
+            project = Project.load(folder)
+            shots, more = shots_from_recipe(recipe, entries, project, source, keyframe)
+            project.shots.extend(shots)
+            project.save()
+        return ImportResult(project, shots, notes + more)
+    first = entries[0].request
+    try:  # the size comes from a file of anywhere: the project's own rules apply
+        size = Project.from_dict(
+            {"kinema": 1, "width": first["width"], "height": first["height"], "fps": first["fps"]}
+        )
+    except (KeyError, TypeError) as error:
+        raise InvalidRequest(f"'{source.name}' does not record its frame size.") from error
+    except ProjectError as error:
+        raise InvalidRequest(
+            f"'{source.name}' records a frame size Kinema refuses: {error}"
+        ) from error
+    project = Project.new(folder)
+    with holding(project.folder):
+        project.width, project.height, project.fps = size.width, size.height, size.fps
         notes.append(
             f"Created the project '{project.folder.name}' at {project.width}x{project.height}, "
             f"{project.fps:g} fps, as the shot was made."
         )
-    shots, more = shots_from_recipe(recipe, entries, project, source, keyframe)
-    project.shots.extend(shots)
-    project.save()
+        shots, more = shots_from_recipe(recipe, entries, project, source, keyframe)
+        project.shots.extend(shots)
+        project.save()
     return ImportResult(project, shots, notes + more)
 
 
@@ -366,9 +393,12 @@ def shots_from_file(
     return shots_from_recipe(recipe, _pick(recipe, which, source), project, source, None)
 
 
+_SETTING_FIELDS = ("backend", "steps", "guidance", "guide_strength")
+
+
 def shots_from_recipe(recipe: Recipe, entries, project, source: Path, keyframe):
     """The shots `entries` describe, for `project`; returns them and the notes."""
-    from .project import Shot, ShotSettings
+    from .project import Shot
 
     notes: list[str] = []
     shots = []
@@ -379,14 +409,23 @@ def shots_from_recipe(recipe: Recipe, entries, project, source: Path, keyframe):
             shot = Shot.from_dict(snapshot, field="shot")
         except ProjectError as error:
             raise InvalidRequest(f"The shot '{entry.name}' in '{source.name}': {error}") from error
-        shot.seed = int(request["seed"])
-        shot.duration = int(request["frames"])
-        shot.settings = ShotSettings(
-            backend=request["backend"],
-            steps=int(request["steps"]),
-            guidance=float(request["guidance"]),
-            guide_strength=float(request["guide_strength"]),
-        )
+        try:  # the request comes from a file of anywhere: the document's own readers
+            checked = Shot.from_dict(
+                {
+                    **snapshot,
+                    "seed": request["seed"],
+                    "duration": request["frames"],
+                    "settings": {k: request[k] for k in _SETTING_FIELDS},
+                },
+                field="request",
+            )
+        except KeyError as error:
+            raise InvalidRequest(
+                f"The shot '{entry.name}' in '{source.name}' does not record its {error}."
+            ) from error
+        except ProjectError as error:
+            raise InvalidRequest(f"The shot '{entry.name}' in '{source.name}': {error}") from error
+        shot.seed, shot.duration, shot.settings = checked.seed, checked.duration, checked.settings
         shot.keyframe = _find_keyframe(entry, project, source, keyframe, notes)
         size = (int(request["width"]), int(request["height"]), float(request["fps"]))
         if size != (project.width, project.height, project.fps):

@@ -10,6 +10,7 @@ where a good one was.
 from __future__ import annotations
 
 import functools
+import logging
 import queue
 import sys
 import time
@@ -31,6 +32,8 @@ from .jobs import (
 )
 from .project import Project, Shot
 from .worker import Engine
+
+log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -190,10 +193,11 @@ def write_output(
 class TerminalProgress:
     """A one-line progress bar on a terminal; silent when stderr is not a terminal."""
 
-    def __init__(self, stream=sys.stderr, enabled: bool | None = None):
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
+    def __init__(self, stream=None, enabled: bool | None = None):
+        self.stream = stream or sys.stderr  # looked up now: a test may have swapped it
+        self.enabled = self.stream.isatty() if enabled is None else enabled
         self._last = 0.0
+        self._open = False  # a bar is drawn and its line not ended
 
     def __call__(self, label: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -206,9 +210,17 @@ class TerminalProgress:
         filled = int(width * done / max(total, 1))
         bar = "#" * filled + "-" * (width - filled)
         self.stream.write(f"\r{label:>12s} [{bar}] {done}/{total}")
+        self._open = done < total
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
+
+    def clear(self) -> None:
+        """Wipe a half-drawn bar, so an error that follows is the only line."""
+        if self.enabled and self._open:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._open = False
 
 
 def _check_available(backend: str):
@@ -258,12 +270,26 @@ def save_takes(project: Project, requests: Sequence[GenerationRequest], clips) -
 
 def render_cli(args) -> int:
     """`kinema render`: project -> frames -> file (and takes), with a progress bar and clean
-    errors; on this machine's engine, or on a farm with `--farm ADDRESS`."""
+    errors; on this machine's engine, or on a farm with `--farm ADDRESS`.
+
+    Every problem is a `KinemaError` whose sentence `kinema` prints as its one line; notes
+    wait until the render succeeded (on failure they go to the log), so a failed render says
+    one thing only. Writing into the project (takes, or an output inside its folder) needs
+    the project's lock: a studio holding it is never written under.
+    """
     from .export import output_codec
 
     project = Project.load(Path(args.project))
     shots = pick_shots(project, args.shot)
-    variations = getattr(args, "variations", 1) or 1
+    for shot in shots:
+        if shot.keyframe_missing:
+            number = project.shots.index(shot) + 1
+            raise InvalidRequest(
+                f"Shot {number} ('{shot.name}') names the keyframe '{shot.keyframe}', which is "
+                "missing from the project folder: relink or remove it in the studio."
+            )
+    variations = getattr(args, "variations", None)
+    variations = 1 if variations is None else variations  # 0 is a mistake, not "once"
     keep_takes = getattr(args, "save_takes", False)
     if variations < 1:
         raise InvalidRequest(f"--variations must be at least 1, got {variations}.")
@@ -279,6 +305,34 @@ def render_cli(args) -> int:
         codec = output_codec(output, args.codec)  # a bad codec or container fails before work
         if not codec.sequence:
             codec.encoder_options(args.crf, args.preset)  # so do a bad CRF or preset
+    lock = _lock_if_writing(project, output, keep_takes)
+    try:
+        return _render(args, project, shots, output, codec, variations, keep_takes)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_if_writing(project: Project, output: Path | None, keep_takes: bool):
+    """The project's lock when this render writes into the project (its takes, or an output
+    inside its folder); None when it only reads it, which is safe: every save is atomic."""
+    from .lock import ProjectLock
+
+    assert project.folder is not None
+    inside = False
+    if output is not None:
+        try:
+            root, target = project.folder.resolve(), output.resolve()
+            inside = root == target or root in target.parents
+        except OSError:
+            inside = False
+    if not (keep_takes or inside):
+        return None
+    return ProjectLock.acquire(project.folder)  # ProjectLocked says who holds it
+
+
+def _render(args, project, shots, output, codec, variations: int, keep_takes: bool) -> int:
+    notes: list[str] = []
     requests = []  # variation-major: the whole sequence, then again with the next seeds
     for variation in range(variations):
         for number, shot in enumerate(shots, 1):
@@ -286,10 +340,7 @@ def render_cli(args) -> int:
             caps = _check_available(settings.backend)
             shot, planned = planned_for_render(project, shot, caps)
             if planned and variation == 0:
-                print(
-                    f"note: shot {number} planned in memory (not saved): {planned}",
-                    file=sys.stderr,
-                )
+                notes.append(f"shot {number} planned in memory (not saved): {planned}")
             seed = (shot.seed if args.seed is None else args.seed) + variation
             requests.append(
                 request_for_shot(
@@ -302,6 +353,8 @@ def render_cli(args) -> int:
                     memory=getattr(args, "memory", None),
                 )
             )
+    for request in requests:
+        request.validate()  # a bad --steps or --seed fails before any work
     farm = getattr(args, "farm", None)
     engine_factory = None
     if farm:
@@ -312,39 +365,51 @@ def render_cli(args) -> int:
         engine_factory = functools.partial(FarmClient, address=farm, device=args.device)
     progress = TerminalProgress(enabled=False if args.quiet else None)
     started = time.perf_counter()
-    clips = generate_blocking(
-        requests,
-        device=args.device,
-        on_progress=progress,
-        on_notice=lambda message: print(f"note: {message}", file=sys.stderr),
-        engine_factory=engine_factory,
-        retries=getattr(args, "retries", 1) if farm else 0,
-    )
-    if keep_takes:
-        labels = save_takes(project, requests, clips)
-        print(f"Saved {len(labels)} take(s) in {project.folder}: " + "; ".join(labels))
-    per = len(shots)
-    for variation in range(variations if output is not None else 0):
-        part = slice(variation * per, (variation + 1) * per)
-        path = variation_path(output, variation, variations)
-        delivered = write_output(
-            clips[part],
-            requests[part],
-            project,
-            path,
-            codec=codec.name,
-            crf=args.crf,
-            preset=args.preset,
-            progress=progress,
+    lines: list[str] = []
+    try:
+        clips = generate_blocking(
+            requests,
+            device=args.device,
+            on_progress=progress,
+            on_notice=notes.append,
+            engine_factory=engine_factory,
+            retries=getattr(args, "retries", 1) if farm else 0,
         )
-        for note in delivered.notes:
-            print(f"note: {note}", file=sys.stderr)
-        count = sum(len(clip) for clip in clips[part])
-        media = f" and {len(delivered.media)} media files" if delivered.media else ""
-        print(
-            f"Wrote {count} frames ({count / project.fps:.2f} s at {project.fps:g} fps) "
-            f"as {codec.label} to {path}{media}"
-        )
+        if keep_takes:
+            labels = save_takes(project, requests, clips)
+            lines.append(f"Saved {len(labels)} take(s) in {project.folder}: " + "; ".join(labels))
+        per = len(shots)
+        for variation in range(variations if output is not None else 0):
+            part = slice(variation * per, (variation + 1) * per)
+            path = variation_path(output, variation, variations)
+            delivered = write_output(
+                clips[part],
+                requests[part],
+                project,
+                path,
+                codec=codec.name,
+                crf=args.crf,
+                preset=args.preset,
+                progress=progress,
+            )
+            notes.extend(delivered.notes)
+            count = sum(len(clip) for clip in clips[part])
+            media = f" and {len(delivered.media)} media files" if delivered.media else ""
+            lines.append(
+                f"Wrote {count} frames ({count / project.fps:.2f} s at {project.fps:g} fps) "
+                f"as {codec.label} to {path}{media}"
+            )
+    except BaseException:
+        progress.clear()
+        for note in notes:
+            log.info("note: %s", note)
+        for line in lines:  # what was done before the failure is still true
+            log.info("%s", line)
+        raise
+    for note in dict.fromkeys(notes):
+        print(f"note: {note}", file=sys.stderr)
+    for line in lines:
+        print(line)
     where = f" on the farm at {farm}" if farm else ""
     print(f"Rendered {len(requests)} clip(s){where} in {time.perf_counter() - started:.1f} s")
     return 0

@@ -5,6 +5,9 @@ A take lives in `takes/<shot id>/<take id>/` inside the project folder:
     frames/frame_00000.png ...   the clip, lossless, one PNG per frame
     request.json                 the `GenerationRequest` (re-run it to get the same frames)
 
+    take.json                    the take's own record, so a take the document never
+                                 listed (Kinema closed first) can be offered back
+
 Every frame also carries the request inside it (a PNG text chunk, see `engine.recipe`), so
 a frame copied out of the project still says how it was made.
 
@@ -12,11 +15,18 @@ The folder is written under a hidden temporary name and renamed into place only 
 complete, so a crash or a full disk never leaves a half take that looks whole. The
 document (`Take` in `project.py`) records the take; this module only reads and writes
 files, so the CLI, a render node and the studio share it.
+
+Nothing here deletes a take it was not told to: clean-up takes the folders the caller names
+(those the user removed), never "whatever is not listed", since a take another process or a
+late job wrote is not listed yet either. Paths are checked inside the project at every
+write and delete, and symlinks are never followed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,12 +37,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InvalidRequest, MediaError
+from .errors import InvalidRequest, KinemaError, MediaError, ProjectError, storage_error
 from .jobs import GenerationRequest
+from .paths import SAFE_ID, inside, is_real_dir, real_subdirs
+from .paths import take_folder as _take_folder
 from .project import Project, Take
+
+log = logging.getLogger(__name__)
 
 FRAMES_DIR = "frames"
 REQUEST_FILE = "request.json"
+RECORD_FILE = "take.json"
 FRAME_PREFIX = "frame_"
 _FRAME_RE = re.compile(re.escape(FRAME_PREFIX) + r"(\d+)\.png")
 _TAKE_LABEL_RE = re.compile(r"Take (\d+)$")
@@ -51,8 +66,12 @@ def next_take_label(takes) -> str:
 
 
 def take_folder(shot_id: str, take_id: str) -> str:
-    """The take's folder relative to the project folder (forward slashes, as stored)."""
-    return f"takes/{shot_id}/{take_id}"
+    """The take's folder relative to the project folder (forward slashes, as stored); the
+    ids are checked, so no id can lead the folder anywhere else."""
+    try:
+        return _take_folder(shot_id, take_id)
+    except ProjectError as error:
+        raise InvalidRequest(f"Cannot save a take here: {error}.") from error
 
 
 def save_take(
@@ -81,12 +100,18 @@ def save_take(
         )
     take_id = take_id or new_take_id()
     relative = take_folder(shot_id, take_id)
-    final = Path(project_folder) / relative
+    root = Path(project_folder)
+    try:
+        final = _checked_write_path(root, relative)
+    except ProjectError as error:
+        raise MediaError(f"Could not save the take: {error}") from error
     if final.exists():
         raise MediaError(f"Could not save the take: '{relative}' already exists.")
     partial = final.with_name(f".{take_id}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     count, height, width = frames.shape[:3]
+    # the take records paths relative to the project: a re-run reads the project it is in
+    stored = dataclasses.replace(request, project_dir=None).to_dict()
     record = Take(
         id=take_id,
         folder=relative,
@@ -97,7 +122,7 @@ def save_take(
         backend=request.backend,
         seed=int(request.seed),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        request=request.to_dict(),
+        request=stored,
         label=label,
         model=model_identity(request.backend),
     )
@@ -126,21 +151,56 @@ def save_take(
             prefix=FRAME_PREFIX,
             metadata=recipe.metadata(),
         )
-        text = json.dumps(request.to_dict(), indent=2, allow_nan=False) + "\n"
+        text = json.dumps(stored, indent=2, allow_nan=False) + "\n"
         (partial / REQUEST_FILE).write_text(text, encoding="utf-8")
+        text = json.dumps(record.to_dict(), indent=2, allow_nan=False) + "\n"
+        (partial / RECORD_FILE).write_text(text, encoding="utf-8")
+        _checked_write_path(root, relative)  # still inside: nothing was swapped meanwhile
         os.replace(partial, final)
-    except OSError as error:
+    except (OSError, ProjectError) as error:
         shutil.rmtree(partial, ignore_errors=True)
-        raise MediaError(f"Could not save the take in '{relative}': {error.strerror}.") from error
+        raise _save_error(error, relative) from error
+    except MediaError as error:
+        shutil.rmtree(partial, ignore_errors=True)
+        cause = error.__cause__
+        if isinstance(cause, OSError) and storage_error(cause, "") is not None:
+            raise _save_error(cause, relative) from error
+        raise
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return record
 
 
+def _checked_write_path(root: Path, relative: str) -> Path:
+    """`root/relative` for a new take, when `takes/` and the shot's folder are real folders
+    inside the project (a symlink there would carry the take elsewhere)."""
+    parts = relative.split("/")
+    for depth in (1, 2):
+        folder = root.joinpath(*parts[:depth])
+        if os.path.lexists(folder) and not is_real_dir(folder):
+            raise ProjectError(
+                f"'{'/'.join(parts[:depth])}' in the project is a link or a file, not a folder; "
+                "Kinema writes takes only into the project's own folders."
+            )
+    return inside(root, relative, "The take folder")
+
+
+def _save_error(error: BaseException, relative: str) -> KinemaError:
+    if isinstance(error, OSError):
+        typed = storage_error(error, f"the take '{relative}'", "No other take was touched.")
+        if typed is not None:
+            return typed
+        return MediaError(f"Could not save the take in '{relative}': {error.strerror or error}.")
+    return MediaError(f"Could not save the take: {error}")
+
+
 def frame_paths(project_folder: Path | str, take: Take) -> list[Path]:
     """The take's frame files in order; `MediaError` if the folder or any frame is missing."""
-    folder = Path(project_folder) / take.folder / FRAMES_DIR
+    try:
+        folder = inside(Path(project_folder), f"{take.folder}/{FRAMES_DIR}", "The take")
+    except ProjectError as error:
+        raise MediaError(str(error)) from error
     if not folder.is_dir():
         raise MediaError(f"The frames of take '{take.label or take.id}' are missing ({folder}).")
     numbered = sorted(
@@ -158,9 +218,17 @@ def load_take_frames(
     project_folder: Path | str, take: Take, progress: ProgressFn | None = None
 ) -> np.ndarray:
     """Read a take's frames back as uint8 (T, H, W, 3), read-only."""
+    from .image_header import image_size
     from .media import read_image
 
     paths = frame_paths(project_folder, take)
+    with open(paths[0], "rb") as handle:  # before allocating the clip, as the record says
+        declared = image_size(handle.read(64))
+    if declared != (take.width, take.height):
+        raise MediaError(
+            f"Take '{take.label or take.id}' should be {take.width}x{take.height} but its first "
+            "frame is not: it was damaged or edited by hand."
+        )
     out = np.empty((len(paths), take.height, take.width, 3), np.uint8)
     for index, path in enumerate(paths):
         frame = read_image(path)
@@ -176,36 +244,162 @@ def load_take_frames(
     return out
 
 
-def take_request(take: Take) -> GenerationRequest:
-    """The request that made `take`, under a new job id, ready to submit again."""
+def take_request(take: Take, project_folder: Path | str | None = None) -> GenerationRequest:
+    """The request that made `take`, under a new job id, ready to submit again.
+
+    It reads its keyframe from `project_folder`, the project the take is in now, whatever
+    folder the record names: a moved project reads its own media, and a hand-edited record
+    cannot point the re-run at any other file.
+    """
     if not take.request:
         raise InvalidRequest(f"Take '{take.label or take.id}' does not record its request.")
-    return GenerationRequest.from_dict(take.request).rerun()
+    data = dict(take.request)
+    data["project_dir"] = None if project_folder is None else str(project_folder)
+    try:
+        request = GenerationRequest.from_dict(data)
+    except (TypeError, ValueError) as error:
+        raise InvalidRequest(
+            f"Take '{take.label or take.id}' records a request Kinema cannot read: {error}."
+        ) from error
+    return request.rerun()
+
+
+# ----------------------------------------------------------------------------- clean-up
+
+
+def listed_take_folders(project: Project) -> set[str]:
+    return {take.folder for shot in project.shots for take in shot.takes}
+
+
+def take_folders_on_disk(project: Project) -> list[str]:
+    """Every complete take folder under `takes/` (relative), symlinks and odd names skipped."""
+    if project.folder is None:
+        return []
+    found = []
+    for shot_dir in real_subdirs(project.folder / "takes"):
+        if not SAFE_ID.fullmatch(shot_dir.name):
+            continue
+        for take_dir in real_subdirs(shot_dir):
+            if SAFE_ID.fullmatch(take_dir.name):
+                found.append(f"takes/{shot_dir.name}/{take_dir.name}")
+    return found
 
 
 def unused_take_folders(project: Project) -> list[Path]:
-    """Take folders under `takes/` that no shot refers to (deleted or undone takes)."""
+    """Take folders under `takes/` that no shot refers to: removed takes, and orphans (takes
+    finished after their project was closed). Listing only; see `purge_takes`."""
+    used = listed_take_folders(project)
+    assert project.folder is not None or not used
+    return [project.folder / rel for rel in take_folders_on_disk(project) if rel not in used]
+
+
+def purge_takes(project: Project, folders: set[str] | list[str]) -> list[Path]:
+    """Delete the named take folders (relative) that `project`, as saved, does not list.
+
+    Only these: the caller names what the user removed. Each is deleted only when it is a
+    real folder inside the project reached through real folders (no symlink anywhere on
+    the way), so nothing outside the project can go.
+    """
     if project.folder is None:
         return []
-    root = project.folder / "takes"
-    if not root.is_dir():
-        return []
-    used = {take.folder for shot in project.shots for take in shot.takes}
-    unused = []
-    for shot_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for take_dir in sorted(p for p in shot_dir.iterdir() if p.is_dir()):
-            if f"takes/{shot_dir.name}/{take_dir.name}" not in used:
-                unused.append(take_dir)
-    return unused
-
-
-def purge_unused_takes(project: Project) -> list[Path]:
-    """Delete the folders `unused_take_folders` names (after a save); returns what went."""
+    used = listed_take_folders(project)
+    root = project.folder
+    on_disk = set(take_folders_on_disk(project))
     removed = []
-    for folder in unused_take_folders(project):
+    for relative in sorted(set(folders) - used):
+        if relative not in on_disk:
+            continue
+        folder = root / relative
+        try:
+            inside(root, relative)
+        except ProjectError as error:
+            log.warning("kept %s: %s", relative, error)
+            continue
+        if not (is_real_dir(root / "takes") and is_real_dir(folder.parent) and is_real_dir(folder)):
+            continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
         parent = folder.parent
-        if parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        try:
+            if is_real_dir(parent) and not any(parent.iterdir()):
+                parent.rmdir()
+        except OSError:
+            pass
     return removed
+
+
+def purge_unused_takes(project: Project) -> list[Path]:
+    """Delete every unlisted take folder, orphans included: only for a caller that knows no
+    other process or late job can have written one (a test, a tool run on a closed
+    project). The studio uses `purge_takes` with what the user removed."""
+    return purge_takes(project, take_folders_on_disk(project))
+
+
+# ----------------------------------------------------------------------------- orphans
+
+
+def orphan_takes(project: Project) -> list[tuple[str, Take]]:
+    """Complete takes on disk that no shot lists, as (shot id, record), for shots that
+    exist; a take made before a crash or after its project was closed is one of these."""
+    if project.folder is None:
+        return []
+    used = listed_take_folders(project)
+    shots = {shot.id for shot in project.shots}
+    found = []
+    for relative in take_folders_on_disk(project):
+        shot_id = relative.split("/")[1]
+        if relative in used or shot_id not in shots:
+            continue
+        take = read_take_record(project.folder, relative)
+        if take is not None:
+            found.append((shot_id, take))
+    return found
+
+
+def read_take_record(project_folder: Path | str, relative: str) -> Take | None:
+    """The record a take folder keeps of itself (`take.json`, or for a take saved before
+    there was one, what its request and frames say), validated; None when unreadable."""
+    from .image_header import image_size
+    from .limits import parse_json
+
+    folder = Path(project_folder) / relative
+    _, shot_id, take_id = relative.split("/")
+    try:
+        if (folder / RECORD_FILE).is_file():
+            text = (folder / RECORD_FILE).read_text(encoding="utf-8")
+            data, _ = parse_json(text, f"{relative}/{RECORD_FILE}")
+            take = Take.from_dict(data, f"{relative}/{RECORD_FILE}")
+        else:
+            text = (folder / REQUEST_FILE).read_text(encoding="utf-8")
+            request, _ = parse_json(text, f"{relative}/{REQUEST_FILE}")
+            if not isinstance(request, dict):
+                return None
+            frames = sorted((folder / FRAMES_DIR).glob(f"{FRAME_PREFIX}*.png"))
+            if not frames:
+                return None
+            with open(frames[0], "rb") as handle:
+                size = image_size(handle.read(64))
+            if size is None:
+                return None
+            stamp = datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc)
+            take = Take.from_dict(
+                {
+                    "id": take_id,
+                    "folder": relative,
+                    "frames": len(frames),
+                    "fps": request.get("fps", 24.0),
+                    "width": size[0],
+                    "height": size[1],
+                    "backend": request.get("backend", "?"),
+                    "seed": request.get("seed", 0),
+                    "created": stamp.isoformat(timespec="seconds"),
+                    "request": request,
+                }
+            )
+    except (OSError, UnicodeDecodeError, ProjectError, ValueError) as error:
+        log.warning("take folder %s cannot be read back: %s", relative, error)
+        return None
+    if take.id != take_id or take.folder != relative:
+        log.warning("take folder %s holds the record of another take", relative)
+        return None
+    return take

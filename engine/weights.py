@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -90,6 +90,37 @@ def load_config(path: str | Path) -> dict:
     if not isinstance(config, dict):
         raise ModelLoadError(f"The model config {path} should hold a JSON object.")
     return config
+
+
+def build_checked(
+    factory: Callable[[], nn.Module],
+    path: str | Path,
+    what: str,
+    shape_only: Callable[[], nn.Module] | None = None,
+) -> nn.Module:
+    """`factory()`, once its size is known to match the weight file.
+
+    A config is plain JSON: a damaged or hand-edited one can describe a model of hundreds
+    of gigabytes, which would fail deep in the allocator and read as an internal error.
+    The module is first built on torch's meta device (no memory), its bytes compared with
+    the weight file's, and only then built for real. `shape_only` builds the same shapes
+    where `factory` reads tensor values back (which meta tensors do not have).
+    """
+    path = Path(path)
+    try:
+        with torch.device("meta"):
+            shape_only = (shape_only or factory)()
+    except (TypeError, ValueError, RuntimeError, OverflowError) as error:
+        raise ModelLoadError(f"The {what} config beside {path} is not valid: {error}") from error
+    wanted = sum(t.numel() * t.element_size() for t in shape_only.state_dict().values())
+    have = path.stat().st_size if path.is_file() else 0
+    if wanted > 2 * have + 2**20:  # the file holds every weight (plus a small header)
+        raise ModelLoadError(
+            f"The {what} config beside {path} describes a model of {wanted / 2**30:.1f} GB, but "
+            f"the weight file holds {have / 2**20:.0f} MB: the config is damaged or belongs to "
+            "another model. Reinstall or export the model again."
+        )
+    return factory()
 
 
 def save_module(module: nn.Module, path: str | Path, config: dict | None = None) -> None:

@@ -14,12 +14,14 @@ import os
 import shutil
 import sys
 import traceback
-from logging.handlers import RotatingFileHandler
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
+
+from engine.logs import LOG_FILE, log_folder, log_to_file
 
 from . import settings, theme
 
@@ -28,12 +30,6 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = REPO_ROOT / "assets" / "samples" / "Meadow.kinema"
 ICON = REPO_ROOT / "assets" / "icons" / "kinema.svg"
-
-
-def log_folder() -> Path:
-    from platformdirs import user_log_dir
-
-    return Path(os.environ.get("KINEMA_LOG_DIR") or user_log_dir("Kinema", "Kinema"))
 
 
 def projects_folder() -> Path:
@@ -64,19 +60,30 @@ def first_project(requested: str | None) -> Path:
 
 
 def setup_logging(verbose: bool = False) -> Path:
-    folder = log_folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "kinema.log"
-    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    return path
+    path = log_to_file(logging.DEBUG if verbose else logging.INFO)
+    return path or log_folder() / LOG_FILE
 
 
-def install_excepthook(log_path: Path) -> None:
-    """Log any uncaught exception and tell the user where the details are; keep running."""
+def crash_message(
+    value: BaseException, log_path: Path, saved_state: Callable[[], str] | None
+) -> str:
+    """What the crash dialog says: the error, the truth about the user's work, the log."""
+    state = ""
+    if saved_state is not None:
+        try:
+            state = saved_state()
+        except Exception:  # noqa: BLE001 - the dialog must show even if this fails
+            log.exception("could not tell what was saved")
+    state = state or "Kinema could not tell whether your latest changes were saved."
+    return f"Kinema hit an unexpected error: {value}\n\n{state}\n\nThe details are in {log_path}."
+
+
+def install_excepthook(log_path: Path, saved_state: Callable[[], str] | None = None) -> None:
+    """Log any uncaught exception and tell the user where the details are; keep running.
+
+    `saved_state` says what of the user's work is safe (saved, autosaved at a time, or
+    not), so the dialog never claims an autosave that did not happen.
+    """
 
     def hook(kind, value, tb):
         log.critical("uncaught exception", exc_info=(kind, value, tb))
@@ -86,8 +93,7 @@ def install_excepthook(log_path: Path) -> None:
             QMessageBox.critical(
                 app.activeWindow(),
                 "Something went wrong",
-                f"Kinema hit an unexpected error: {value}\n\nYour work is autosaved. "
-                f"The details are in {log_path}.",
+                crash_message(value, log_path, saved_state),
             )
 
     sys.excepthook = hook
@@ -124,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from .main_window import MainWindow
 
     window = MainWindow(device=args.device, restore_layout=not args.reset_layout)
+    install_excepthook(log_path, window.files.saved_state)
     window.show()
     path = first_project(args.project)
     if not window.files.open_path(path):

@@ -8,16 +8,16 @@ thread (a consistent snapshot) and written on a worker thread, atomically.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine.errors import Cancelled, ProjectError
-from engine.project import PROJECT_FILE, Project
+from engine.errors import Cancelled, ProjectError, storage_error
+from engine.limits import parse_json, read_project_text
+from engine.project import PROJECT_FILE, Project, write_text_atomic
 
 from .document import Document
 from .tasks import TaskRunner
@@ -33,14 +33,14 @@ def autosave_path(folder: Path) -> Path:
 
 
 def write_autosave(folder: Path, text: str) -> Path:
-    """Write atomically (temp, fsync, rename) so a crash mid-write keeps the previous one."""
+    """Write atomically (a unique temp, fsync, rename) so a crash mid-write keeps the
+    previous one and two writers never share a temp file."""
     target = autosave_path(folder)
-    temp = target.with_name(target.name + ".tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    try:
+        write_text_atomic(target, text)
+    except OSError as error:
+        typed = storage_error(error, "the autosave", "The project file itself is untouched.")
+        raise typed or ProjectError(f"Could not write the autosave: {error.strerror}.") from error
     return target
 
 
@@ -60,13 +60,13 @@ def pending_autosave(folder: Path) -> datetime | None:
 
 
 def load_autosave(folder: Path) -> Project:
-    """The autosaved document, validated like any project file."""
+    """The autosaved document, validated (and limited) like any project file."""
     target = autosave_path(folder)
-    try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ProjectError(f"The autosaved changes could not be read ({error}).") from error
-    return Project.from_dict(data, folder=Path(folder))
+    text = read_project_text(target, AUTOSAVE_FILE)
+    data, repaired = parse_json(text, AUTOSAVE_FILE)
+    project = Project.from_dict(data, folder=Path(folder))
+    project.repaired = repaired
+    return project
 
 
 def discard_autosave(folder: Path | None) -> None:
@@ -86,13 +86,17 @@ class Autosaver(QObject):
         tasks: TaskRunner,
         interval_ms: int = DEFAULT_INTERVAL_MS,
         parent: QObject | None = None,
+        can_write: Callable[[], bool] = lambda: True,
     ) -> None:
         super().__init__(parent)
         self.document = document
         self._tasks = tasks
+        self._can_write = can_write
         self._revision = 0
         self._written_revision = 0
         self._task = None
+        self.last_written: datetime | None = None  # when the side file last held every change
+        self.last_error = ""
         for signal in (
             document.shot_changed,
             document.takes_changed,
@@ -115,15 +119,18 @@ class Autosaver(QObject):
             project.folder is None
             or not self.document.is_dirty
             or self._revision == self._written_revision
+            or not self._can_write()  # read-only here, or another Kinema holds the project
         ):
             return False
         try:
             text = project.to_json()
         except ProjectError as error:
+            self.last_error = str(error)
             self.failed.emit(str(error))
             return False
         self._written_revision = self._revision
         folder = project.folder
+        revision = self._revision
 
         def write(ctx) -> Path:
             ctx.check()
@@ -131,26 +138,52 @@ class Autosaver(QObject):
 
         task = self._tasks.submit(
             write,
-            on_done=lambda path: self._on_written(task, path),
+            on_done=lambda path: self._on_written(task, path, revision),
             on_error=lambda error: self._on_failed(error),
             name="autosave",
         )
         self._task = task
         return True
 
+    def describe(self) -> str:
+        """What the side file holds of the unsaved changes, in a sentence (the crash dialog)."""
+        if self.last_error:
+            return (
+                f"Your latest changes are NOT saved: the last autosave failed ({self.last_error})."
+                " Save now, or use Save As, if the window still responds."
+            )
+        if self.last_written is None:
+            return (
+                "Your latest changes are not saved yet (autosave runs every "
+                f"{self.timer.interval() // 1000} s): save now if the window still responds."
+            )
+        when = f"{self.last_written:%H:%M:%S}"
+        if self._written_revision == self._revision and self._task is None:
+            return (
+                f"Your changes were autosaved at {when}; Kinema offers them back the next "
+                "time this project opens."
+            )
+        return (
+            f"Your changes up to {when} were autosaved (offered back the next time this project "
+            "opens); the changes since then are not saved."
+        )
+
     def forget(self) -> None:
         """The document was saved or replaced: nothing is pending, and a write in flight
         must not leave a stale side file behind."""
         self._written_revision = self._revision
+        self.last_written, self.last_error = None, ""
         if self._task is not None:
             self._task.cancel()
 
-    def _on_written(self, task, path: Path) -> None:
+    def _on_written(self, task, path: Path, revision: int) -> None:
         if task is self._task:
             self._task = None
         if task.context.cancelled:  # saved or closed while writing: the file is stale
             path.unlink(missing_ok=True)
             return
+        if revision == self._written_revision:
+            self.last_written, self.last_error = datetime.now(), ""
         self.saved.emit(str(path))
 
     def _on_failed(self, error: BaseException) -> None:
@@ -159,4 +192,5 @@ class Autosaver(QObject):
             return
         log.warning("autosave failed: %s", error)
         self._written_revision = -1  # try again next time
+        self.last_error = str(error)
         self.failed.emit(f"Autosave failed: {error}")

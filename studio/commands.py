@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from engine.camera import CameraPath
+from engine.fields import clean_text, has_lone_surrogate
 from engine.motion import MotionStroke
 from engine.project import Project, Shot, Take, new_id
 from engine.storyboard import ScenePlan
@@ -52,6 +53,14 @@ class _FieldEdit(QUndoCommand):
         super().__init__(text)
         self.document = document
         self.key = key
+        if isinstance(value, str) and has_lone_surrogate(value):
+            # pasted text can carry half a UTF-16 pair: no file can hold it, so it is
+            # repaired here, at the door, rather than failing every save from now on
+            value = clean_text(value)
+            document.notice.emit(
+                "The text held a character no file can store (half of a UTF-16 pair, from "
+                "pasted text); it was replaced with \ufffd."
+            )
         self.value = value
         self.old = copy.deepcopy(getattr(self._target(), key[-1]))
         self.merge = merge
@@ -116,6 +125,12 @@ class SetShotField(_FieldEdit):
         return shot
 
     def _notify(self) -> None:
+        if self.key[-1] == "keyframe":  # a relinked keyframe is no longer missing
+            shot = self._target()
+            path = self.document.project.keyframe_path(shot)
+            shot.keyframe_missing = shot.keyframe is not None and (
+                path is None or not path.is_file()
+            )
         self.document.shot_changed.emit(self.shot_id)
 
 

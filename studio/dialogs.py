@@ -118,6 +118,77 @@ class Dialogs:
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def project_locked(self, project_name: str, holder: str) -> str:
+        """Another Kinema holds the project: 'read-only', 'take-over' or 'cancel'."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Project open elsewhere")
+        box.setText(f"'{project_name}' is open in another Kinema: {holder}.")
+        box.setInformativeText(
+            "Open it read-only to look without changing it, or take it over if that Kinema is "
+            "no longer in use (it then stops saving into this project)."
+        )
+        read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
+        take_over = box.addButton("Take over", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(read_only)
+        box.exec()
+        clicked = box.clickedButton()
+        return (
+            "read-only"
+            if clicked is read_only
+            else "take-over"
+            if clicked is take_over
+            else "cancel"
+        )
+
+    def switch_while_busy(self, jobs: int, project_name: str) -> str:
+        """Opening another project while jobs run: 'cancel', 'keep' or 'stay'."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Jobs still running")
+        box.setText(f"{jobs} generation job(s) for '{project_name}' are running or queued.")
+        box.setInformativeText(
+            "Keep them running and their takes are saved in that project and offered when "
+            "you open it again; or cancel them."
+        )
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel jobs", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Stay here", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        return "keep" if clicked is keep else "cancel" if clicked is cancel else "stay"
+
+    def offer_orphans(self, project_name: str, count: int) -> str:
+        """Takes on disk the project does not list: 'add', 'discard' or 'later'."""
+        box = QMessageBox(self.parent)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Takes not in the project")
+        box.setText(
+            f"{count} take(s) of '{project_name}' finished after it was closed (or before "
+            "Kinema stopped) and were never added to it."
+        )
+        box.setInformativeText("Add them to their shots? (You can undo this.)")
+        add = box.addButton("Add them", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Delete them", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(add)
+        box.exec()
+        clicked = box.clickedButton()
+        return "add" if clicked is add else "discard" if clicked is discard else "later"
+
+    def missing_media(self, project_name: str, missing: list[str]) -> None:
+        lines = "\n".join(f"• {line}" for line in missing[:12])
+        more = f"\n… and {len(missing) - 12} more" if len(missing) > 12 else ""
+        QMessageBox.warning(
+            self.parent,
+            "Files missing",
+            f"Some files of '{project_name}' are missing from its folder:\n\n{lines}{more}\n\n"
+            "Relink a keyframe by importing the image again (Edit > Relink keyframe), or "
+            "remove it (Edit > Remove keyframe); delete a missing take in the Takes panel.",
+        )
+
     # -------------------------------------------------------------- messages
 
     def error(self, title: str, message: str) -> None:

@@ -20,6 +20,7 @@ class Document(QObject):
     takes_changed = Signal(str)  # a shot's takes or active take changed (shot id)
     current_shot_changed = Signal(str)  # the selected shot ("" for none)
     dirty_changed = Signal(bool)
+    notice = Signal(str)  # a line for the status bar about an edit (text repaired on entry)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)

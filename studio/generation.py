@@ -70,8 +70,10 @@ class GenerationController(QObject):
         parent: QObject | None = None,
         memory_mode: Callable[[], str] = lambda: "auto",
         storyboard: StoryboardController | None = None,
+        write_refusal: Callable[[], str] = lambda: "",
     ) -> None:
         super().__init__(parent)
+        self._write_refusal = write_refusal
         self.document = document
         self.bridge = bridge
         self.storyboard = storyboard
@@ -99,6 +101,9 @@ class GenerationController(QObject):
         shot = self.document.shot(shot_id) if shot_id else self.document.current_shot
         if shot is None:
             self.problem.emit("Select a shot to generate.")
+            return []
+        if refusal := self._write_refusal():  # its takes would land in another's project
+            self.problem.emit(refusal)
             return []
         caps = self.bridge.capabilities().get(shot.settings.backend)
         if self.storyboard is not None and caps is not None and needs_plan(shot, caps):
@@ -134,8 +139,14 @@ class GenerationController(QObject):
     def rerun(self, shot_id: str, take: Take) -> str | None:
         """Run a take's recorded request again, exactly; only the memory mode is today's
         preference (it decides where the model sits, not what it makes)."""
+        if refusal := self._write_refusal():
+            self.problem.emit(refusal)
+            return None
         try:
-            request = dataclasses.replace(take_request(take), memory=self._memory_mode())
+            # the keyframe comes from this project's folder, whatever the record says
+            request = dataclasses.replace(
+                take_request(take, self.document.project.folder), memory=self._memory_mode()
+            )
         except KinemaError as error:
             self.problem.emit(str(error))
             return None
@@ -253,11 +264,28 @@ class GenerationController(QObject):
 
     def _on_take_saved(self, job_id: str, take: Take, frames: np.ndarray) -> None:
         job = self._jobs.pop(job_id, None)
-        if job is None or job.project is not self.document.project:
-            return  # another project was opened meanwhile; the files stay until its next save
+        if job is None:
+            return
+        if not self._belongs_here(job):
+            # Another project is open now: the take stays in its own project's folder, with
+            # its record, and is offered there the next time that project opens.
+            name = job.project.name
+            self.model.update(job_id, status="finished", message=f"Kept in '{name}'")
+            self.message.emit(
+                f"A take for '{name}' finished after it was closed: it is kept in that project "
+                "and offered when you open it again."
+            )
+            self.job_ended.emit(job.shot_id, job_id)
+            return
         shot = self.document.shot(job.shot_id)
         if shot is None:
-            self._job_failed(job_id, "The shot was removed before its take could be added.")
+            self.model.update(job_id, status="finished", message="Kept on disk")
+            self.problem.emit(
+                "The shot was removed before its take could be added. The take is kept in the "
+                "project folder: undo the removal, save, and it is offered when the project "
+                "opens again."
+            )
+            self.job_ended.emit(job.shot_id, job_id)
             return
         take.label = next_take_label(shot.takes)
         self._take_cache.put(take.id, frames)
@@ -295,13 +323,26 @@ class GenerationController(QObject):
     def _on_bridge_notice(self, job_id: str, message: str, level: str) -> None:
         self.message.emit(message)
 
+    def _belongs_here(self, job: _Job) -> bool:
+        """Whether a job's take goes into the open document: it was made for this document,
+        or for this same project folder opened again, and this window may write there."""
+        if self._write_refusal():
+            return False
+        if job.project is self.document.project:
+            return True
+        mine, theirs = self.document.project.folder, job.project.folder
+        return mine is not None and theirs is not None and _same_folder(mine, theirs)
+
     def _on_project_replaced(self) -> None:
-        """A job for another document must not write into this one: cancel and drop them."""
-        stale = [
-            job_id for job_id, job in self._jobs.items() if job.project is not self.document.project
-        ]
-        for job_id in stale:
-            self.bridge.cancel(job_id)
+        """Jobs of the previous project keep running (the user chose so when switching): each
+        saves its take into its own project. Only "decode again" cannot follow them."""
         for job_id in [j for j, job in self._decodable.items() if not self.can_decode_again(j)]:
             del self._decodable[job_id]
             self.model.update(job_id, decodable=False)
+
+
+def _same_folder(a, b) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b

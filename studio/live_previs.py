@@ -32,7 +32,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.camera import CameraPath, pose_to_homography
 from engine.controls import compile_shot, fit_keyframe, reference_card
-from engine.media import read_image
+from engine.media import read_keyframe
 from engine.motion import MotionStroke, StrokeFields, compile_strokes, trajectory_offsets
 from engine.previs import render_previs
 from engine.project import Shot
@@ -300,7 +300,7 @@ class LivePrevis(QObject):
                 path = Path(key[0])
 
                 def load(_ctx: TaskContext) -> np.ndarray:
-                    return fit_keyframe(read_image(path), width, height)
+                    return fit_keyframe(read_keyframe(path), width, height)
 
             self._runner.submit(
                 load,

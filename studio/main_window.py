@@ -30,6 +30,7 @@ from engine.model_library import PREFIX as REAL_MODEL_PREFIX
 from . import preferences, settings, theme
 from .brush_canvas import BrushPanel
 from .camera_editor import CameraPathEditor
+from .commands import SetShotField
 from .dialogs import Dialogs
 from .document import Document
 from .engine_bridge import EngineBridge, EngineFactory
@@ -105,6 +106,7 @@ class MainWindow(QMainWindow):
             parent=self,
             memory_mode=lambda: self.preferences.memory,
             storyboard=self.storyboard,
+            write_refusal=lambda: self.files.write_refusal(),
         )
         self.queue_panel = QueuePanel(self.generation.model, self)
         self.metrics_panel = MetricsPanel(self.document, self.take_cache, self.tasks, self)
@@ -113,8 +115,11 @@ class MainWindow(QMainWindow):
         self.files = FileController(
             self.document, self.dialogs, self.tasks, autosave_interval_ms, self
         )
-        self.importer = KeyframeImporter(self.document, self.tasks, self)
-        self.shot_importer = ShotImporter(self.document, self.tasks, self)
+        self.files.jobs_running = lambda: self.generation.active_jobs
+        self.files.cancel_jobs = self.generation.cancel_all
+        refusal = self.files.write_refusal
+        self.importer = KeyframeImporter(self.document, self.tasks, self, refusal)
+        self.shot_importer = ShotImporter(self.document, self.tasks, self, refusal)
         self.exporter = ExportController(self.tasks, self)
         self.live_previs = LivePrevis(self.document, self)
         self.presenter = ShotPresenter(
@@ -253,6 +258,8 @@ class MainWindow(QMainWindow):
             ("add_shot", "Add shot", self.timeline.add_shot, None),
             ("duplicate_shot", "Duplicate shot", self.timeline.duplicate_shot, None),
             ("remove_shot", "Remove shot", self.shot_list.remove_shot, None),
+            ("relink_keyframe", "Re&link keyframe…", self.relink_keyframe, None),
+            ("remove_keyframe", "Remove keyframe", self.remove_keyframe, None),
             ("play", "Play / pause", v.toggle_play, "play"),
             ("shuttle_back", "Play backwards", lambda: v.shuttle(-1), "shuttle_back"),
             ("stop", "Stop", v.pause, "stop"),
@@ -320,6 +327,7 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         edit_menu.addActions([n["add_shot"], n["duplicate_shot"], n["remove_shot"]])
+        edit_menu.addActions([n["relink_keyframe"], n["remove_keyframe"]])
         edit_menu.addSeparator()
         edit_menu.addAction(n["preferences"])
         generate_menu = bar.addMenu("&Generate")
@@ -394,12 +402,13 @@ class MainWindow(QMainWindow):
         self.timeline.file_dropped.connect(self.shot_importer.import_file)
         self.shot_importer.imported.connect(self.show_message)
         self.shot_importer.failed.connect(lambda message: self.show_message(message, error=True))
-        for source in (g.message, self.files.message, self.presenter.message):
+        for source in (g.message, self.files.message, self.presenter.message, d.notice):
             source.connect(self.show_message)
         g.problem.connect(lambda message: self.show_message(message, error=True))
         d.dirty_changed.connect(self.setWindowModified)
         d.project_replaced.connect(self._update_title)
         self.files.project_saved.connect(lambda _folder: self._update_title())
+        self.files.read_only_changed.connect(lambda _ro: self._update_title())
         self.metrics_dock.visibilityChanged.connect(self.metrics_panel.set_watching)
         self._right_widths: dict[QDockWidget, int] = {}
         self._right_tab: QDockWidget | None = None  # the right area's tab on top
@@ -468,6 +477,17 @@ class MainWindow(QMainWindow):
     def cancel_running(self) -> None:
         if not self.generation.cancel_running() and self.exporter.busy:
             self.exporter.cancel()
+
+    def relink_keyframe(self) -> None:
+        """Point the shot at its keyframe again (a missing one, or a replacement)."""
+        self.import_keyframe()
+
+    def remove_keyframe(self) -> None:
+        shot = self.document.current_shot
+        if shot is not None and shot.keyframe is not None:
+            self.document.push(
+                SetShotField(self.document, shot.id, "keyframe", None, "Remove keyframe", False)
+            )
 
     def import_keyframe(self, path: Path | str | None = None) -> None:
         if path is None:
@@ -566,7 +586,8 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         project = self.document.project
-        self.setWindowTitle(f"{project.name}[*] — Kinema")
+        read_only = " (read-only)" if self.files.read_only else ""
+        self.setWindowTitle(f"{project.name}[*]{read_only} — Kinema")
         self.setWindowModified(self.document.is_dirty)
         self.project_label.setText(str(project.folder) if project.folder else "")
 
@@ -650,14 +671,15 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_layout()
-        self.shutdown()
-        self.files.close()
+        self.shutdown(release_lock=False)
+        self.files.close()  # cleans up what the user removed, then gives the lock up
         event.accept()
 
-    def shutdown(self) -> None:
+    def shutdown(self, release_lock: bool = True) -> None:
         """Stop the engine and every worker; after this no thread of ours is running.
 
-        Closing calls it; a test that simulates a crash calls it alone (the autosave stays).
+        Closing calls it; a test that simulates a crash calls it alone (the autosave stays,
+        and the lock goes, as it does when a crashed process is gone).
         """
         if self._closed:
             return
@@ -672,3 +694,5 @@ class MainWindow(QMainWindow):
         self.gc_guard.release()
         if self.shortcuts_page is not None:
             self.shortcuts_page.close()
+        if release_lock:
+            self.files.release()

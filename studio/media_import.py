@@ -11,12 +11,13 @@ by one undoable command each, after the selected shot.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import InvalidRequest, MediaError, ProjectError
-from engine.media import VIDEO_EXTS, read_image, read_video, write_image
+from engine.media import VIDEO_EXTS, read_keyframe, read_video, write_image
 from engine.project import Project
 
 from .commands import AddShot, SetShotField
@@ -33,7 +34,7 @@ def import_keyframe_file(project: Project, source: Path) -> str:
             still = Path(scratch) / f"{source.stem}.png"
             write_image(still, frames[0])
             return project.import_media(still)
-    read_image(source)  # refuse what cannot be read before copying it in
+    read_keyframe(source)  # refuse what cannot be read (or is no keyframe) before copying
     return project.import_media(source)
 
 
@@ -41,15 +42,25 @@ class KeyframeImporter(QObject):
     imported = Signal(str, str)  # shot id, relative path
     failed = Signal(str)
 
-    def __init__(self, document: Document, tasks: TaskRunner, parent: QObject | None = None):
+    def __init__(
+        self,
+        document: Document,
+        tasks: TaskRunner,
+        parent: QObject | None = None,
+        write_refusal: Callable[[], str] = lambda: "",
+    ):
         super().__init__(parent)
         self.document = document
         self._tasks = tasks
+        self._write_refusal = write_refusal  # a read-only project's media must not change
 
     def import_file(self, path: Path | str, shot_id: str | None = None) -> bool:
         shot = self.document.shot(shot_id) if shot_id else self.document.current_shot
         if shot is None:
             self.failed.emit("Select a shot first: the keyframe belongs to a shot.")
+            return False
+        if refusal := self._write_refusal():
+            self.failed.emit(refusal)
             return False
         project = self.document.project
         source = Path(path)
@@ -91,14 +102,24 @@ class ShotImporter(QObject):
     imported = Signal(str)  # what was added, and the notes, for the status bar
     failed = Signal(str)
 
-    def __init__(self, document: Document, tasks: TaskRunner, parent: QObject | None = None):
+    def __init__(
+        self,
+        document: Document,
+        tasks: TaskRunner,
+        parent: QObject | None = None,
+        write_refusal: Callable[[], str] = lambda: "",
+    ):
         super().__init__(parent)
         self.document = document
         self._tasks = tasks
+        self._write_refusal = write_refusal  # a read-only project's media must not change
 
     def import_file(self, path: Path | str) -> bool:
         from engine.recipe import shots_from_file
 
+        if refusal := self._write_refusal():  # its keyframes would be copied into media/
+            self.failed.emit(refusal)
+            return False
         project = self.document.project
         source = Path(path)
 

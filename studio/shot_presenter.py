@@ -19,7 +19,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.media import read_image
+from engine.media import read_keyframe
 
 from .document import Document
 from .generation import GenerationController
@@ -294,7 +294,13 @@ class ShotPresenter(QObject):
             self.viewer.show_keyframe(picture, shot.duration, project.fps, "Storyboard plan")
             return
         if path is None or not path.is_file():
-            self.viewer.show_keyframe(None, shot.duration, project.fps)
+            missing = ""
+            if shot.keyframe:
+                missing = (
+                    f"Keyframe '{shot.keyframe}' is missing: drop an image here to relink it, "
+                    "or choose Edit > Remove keyframe"
+                )
+            self.viewer.show_keyframe(None, shot.duration, project.fps, missing=missing)
             return
         key = (str(path), path.stat().st_mtime)
         image = self._keyframes.get(key)
@@ -303,7 +309,7 @@ class ShotPresenter(QObject):
             self.viewer.show_keyframe(image, shot.duration, project.fps, f"Keyframe · {path.name}")
             return
         self._tasks.submit(
-            lambda ctx: read_image(path),
+            lambda ctx: read_keyframe(path),
             on_done=lambda image: self._on_keyframe_loaded(key, image),
             on_error=lambda error: self.message.emit(str(error)),
             name="load keyframe",

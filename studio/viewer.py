@@ -215,9 +215,15 @@ class ViewerWidget(QWidget):
         self._refresh_transport()
 
     def show_keyframe(
-        self, image: np.ndarray | None, length: int, fps: float, label: str = "Keyframe"
+        self,
+        image: np.ndarray | None,
+        length: int,
+        fps: float,
+        label: str = "Keyframe",
+        missing: str = "",
     ) -> None:
-        """The shot's keyframe held for the shot's length (or a message when it has none)."""
+        """The shot's keyframe held for the shot's length (or a message when it has none,
+        `missing` when its file is gone)."""
         self.pause()
         self._compare = None
         self._set_compare_enabled(False)
@@ -227,7 +233,9 @@ class ViewerWidget(QWidget):
         self._length = max(1, length)
         self._frames = None if image is None else image[None]
         self._labels = (label, "")
-        self.view.message = "" if image is not None else "No keyframe: drop an image or video here"
+        self.view.message = (
+            "" if image is not None else missing or "No keyframe: drop an image or video here"
+        )
         self._show_index(min(self._index, self._length - 1))  # tells the other playheads
         self._refresh_transport()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 
 import pytest
@@ -60,3 +61,7 @@ def tiny_models(tiny_model_root, preview_cache, monkeypatch):
     set_model_folders([])
     yield tiny_model_root
     set_model_folders([])
+
+
+# The CLI and the studio log to a file in the user's log folder: never the real one in tests.
+os.environ.setdefault("KINEMA_LOG_DIR", tempfile.mkdtemp(prefix="kinema-test-logs-"))

@@ -42,7 +42,15 @@ def pack(request: GenerationRequest) -> FarmJob:
         return FarmJob(remote)
     if request.project_dir is None:
         raise InvalidRequest("The shot has a keyframe but the request names no project folder.")
-    path = Path(request.project_dir) / keyframe
+    from ..errors import ProjectError
+    from ..paths import inside
+
+    if not isinstance(keyframe, str):
+        raise InvalidRequest("The shot's keyframe is not a path.")
+    try:  # only a file inside the project is ever sent
+        path = inside(Path(request.project_dir), keyframe, "The keyframe")
+    except ProjectError as error:
+        raise InvalidRequest(str(error)) from error
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -55,7 +63,7 @@ def pack(request: GenerationRequest) -> FarmJob:
 def compile_job(job: FarmJob):
     """The job's `ShotControls`, its keyframe decoded from the bytes it carries."""
     from ..controls import compile_request
-    from ..media import read_image
+    from ..media import read_keyframe
 
     keyframe = None
     if job.keyframe is not None:
@@ -66,5 +74,5 @@ def compile_job(job: FarmJob):
             path = os.path.join(folder, name)
             with open(path, "wb") as file:
                 file.write(job.keyframe)
-            keyframe = read_image(path)
+            keyframe = read_keyframe(path)  # the pixel budget and aspect, as on the client
     return compile_request(job.request, keyframe=keyframe)

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelLoadError
-from ..weights import load_config, load_module, save_module
+from ..weights import build_checked, load_config, load_module, save_module
 from .conditioning import CONTROL_CHANNELS
 from .text import TextEncoder, Tokenizer, build_vocabulary
 
@@ -396,7 +396,8 @@ class VideoDiT(nn.Module):
                 f"{path} is not a Kinema generator (its config says {meta.get('model')!r})."
             )
         data = {k: v for k, v in meta.items() if k not in ("model", "training")}
-        model = cls(DiTConfig.from_dict(data))
+        cfg = DiTConfig.from_dict(data)
+        model = build_checked(lambda: cls(cfg), path, "generator")
         load_module(model, path)
         model.training_info = meta.get("training", {})
         return model.to(device).eval()

@@ -16,6 +16,7 @@ fits its own on first use, so a preview can never come from another VAE's map.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,10 @@ import cv2
 import numpy as np
 import torch
 
+from ..errors import ModelLoadError
 from .vae import CausalVideoVAE, frames_to_tensor
+
+log = logging.getLogger(__name__)
 
 PATCH = 8  # pixels per latent pixel, each way
 STRIDE = 4  # video frames per latent frame after the first
@@ -115,7 +119,11 @@ def load_preview(folder: str | Path) -> LatentPreview | None:
     path = folder / PREVIEW_FILE
     if not path.is_file():
         return None
-    if read_header(path).get("vae_sha256") != sha256_file(folder / "vae.safetensors"):
+    try:  # optional: a damaged file costs a fit, never the whole backend
+        if read_header(path).get("vae_sha256") != sha256_file(folder / "vae.safetensors"):
+            return None
+        tensors = load_tensors(path)
+        return LatentPreview(tensors["first"].float(), tensors["rest"].float())
+    except (ModelLoadError, KeyError, OSError, RuntimeError) as error:
+        log.warning("ignoring the preview map %s: %s", path, error)
         return None
-    tensors = load_tensors(path)
-    return LatentPreview(tensors["first"].float(), tensors["rest"].float())

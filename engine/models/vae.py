@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidRequest, ModelLoadError
-from ..weights import load_config, load_module, save_module
+from ..weights import build_checked, load_config, load_module, save_module
 
 SPATIAL = 8  # pixels per latent cell along x and y
 TEMPORAL = 4  # frames per latent frame (after the first, which is encoded alone)
@@ -411,7 +411,14 @@ class CausalVideoVAE(nn.Module):
         config = dict(load_config(path))
         for key in ("model", "training"):  # descriptive entries, not constructor settings
             config.pop(key, None)
-        model = cls(VAEConfig.from_dict(config))
+        cfg = VAEConfig.from_dict(config)
+        model = build_checked(
+            lambda: cls(cfg),
+            path,
+            "VAE",
+            # the latent scaling is read back as numbers, which a shape-only tensor has not
+            shape_only=lambda: cls(replace(cfg, latent_mean=None, latent_std=None)),
+        )
         load_module(model, path)
         return model.to(device).eval()
 

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .. import fields, limits
 from ..errors import ProjectError
+from ..fields import show
 from ..synth.palette import COLOUR_NAMES
 from ..synth.rig import CAMERA_MOVES
 from ..synth.scene import (
@@ -41,6 +43,8 @@ from .parse import Reading, read_prompt
 
 #: the most objects the world (and the generator trained on it) shows at once
 MAX_OBJECTS = 3
+#: entries a plan's lists of words, notices and stroke ids may hold (a file is untrusted)
+_MAX_WORDS = 256
 #: a motion a kind cannot do -> the motions to try instead, nearest first
 NEAREST_MOTION: dict[str, tuple[str, ...]] = {
     "bounce": ("roll", "fall", "walk", "slide", "rest"),
@@ -164,7 +168,8 @@ class ScenePlan:
         spec_data = _object(_need(data, "spec", field), f"{field}.spec")
         where = f"{field}.spec"
         objects = []
-        for i, raw in enumerate(_list(spec_data, "objects", where)):
+        raw_objects = _list(spec_data, "objects", where, limit=MAX_OBJECTS, what="objects")
+        for i, raw in enumerate(raw_objects):
             at = f"{where}.objects[{i}]"
             raw = _object(raw, at)
             kind = _choice(raw, "kind", at, KINDS)
@@ -182,11 +187,6 @@ class ScenePlan:
                     spin=_number(raw, "spin", at, -100.0, 100.0),
                 )
             )
-        if len(objects) > MAX_OBJECTS:
-            raise ProjectError(
-                f"holds {len(objects)} objects; the world shows at most {MAX_OBJECTS}",
-                f"{where}.objects",
-            )
         spec = SceneSpec(
             sky=_choice(spec_data, "sky", where, SKIES),
             ground=_choice(spec_data, "ground", where, GROUNDS),
@@ -202,13 +202,15 @@ class ScenePlan:
         )
         stroke_ids = _list(data, "stroke_ids", field)
         for i, value in enumerate(stroke_ids):
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str) or not value or len(value) > 64:
                 raise ProjectError(
-                    f"must be a stroke id, got {value!r}", f"{field}.stroke_ids[{i}]"
+                    f"must be a stroke id, got {show(value)}", f"{field}.stroke_ids[{i}]"
                 )
         camera_set = data.get("camera_set", False)
         if not isinstance(camera_set, bool):
-            raise ProjectError(f"must be true or false, got {camera_set!r}", f"{field}.camera_set")
+            raise ProjectError(
+                f"must be true or false, got {show(camera_set)}", f"{field}.camera_set"
+            )
         return cls(
             prompt=_text(data, "prompt", field),
             seed=_whole(data, "seed", field, 0, 2**32 - 1),
@@ -558,63 +560,43 @@ def _need(data: dict, key: str, where: str) -> object:
 
 
 def _text(data: dict, key: str, where: str) -> str:
-    value = _need(data, key, where)
-    if not isinstance(value, str):
-        raise ProjectError(f"must be text, got {value!r}", f"{where}.{key}")
-    return value
+    return fields.text(_need(data, key, where), f"{where}.{key}", limits.MAX_PROMPT_CHARS)
 
 
 def _choice(data: dict, key: str, where: str, options: Sequence[str]) -> str:
     value = _need(data, key, where)
-    if value not in options:
-        raise ProjectError(f"must be one of {', '.join(options)}, got {value!r}", f"{where}.{key}")
+    if not isinstance(value, str) or value not in options:
+        raise ProjectError(
+            f"must be one of {', '.join(options)}, got {show(value)}", f"{where}.{key}"
+        )
     return str(value)
 
 
 def _number(data: dict, key: str, where: str, lo: float, hi: float) -> float:
-    value = _need(data, key, where)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ProjectError(f"must be a finite number, got {value!r}", f"{where}.{key}")
-    if not lo <= value <= hi:
-        raise ProjectError(f"must be between {lo:g} and {hi:g}, got {value!r}", f"{where}.{key}")
-    return float(value)
+    return fields.number(_need(data, key, where), f"{where}.{key}", lo, hi)
 
 
 def _whole(data: dict, key: str, where: str, lo: int, hi: int) -> int:
-    value = _need(data, key, where)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ProjectError(
-            f"must be a whole number between {lo} and {hi}, got {value!r}", f"{where}.{key}"
-        )
-    return value
+    return fields.whole(_need(data, key, where), f"{where}.{key}", lo, hi)
 
 
 def _vector(data: dict, key: str, where: str, limit: float) -> tuple[float, float, float]:
     value = _need(data, key, where)
     if not isinstance(value, list) or len(value) != 3:
-        raise ProjectError(f"must be a list of three numbers, got {value!r}", f"{where}.{key}")
-    out = []
-    for i, number in enumerate(value):
-        if isinstance(number, bool) or not isinstance(number, (int, float)):
-            raise ProjectError(f"must be a number, got {number!r}", f"{where}.{key}[{i}]")
-        if not (math.isfinite(number) and -limit <= number <= limit):
-            raise ProjectError(
-                f"must be a finite number within ±{limit:g}, got {number!r}", f"{where}.{key}[{i}]"
-            )
-        out.append(float(number))
-    return (out[0], out[1], out[2])
+        raise ProjectError(f"must be a list of three numbers, got {show(value)}", f"{where}.{key}")
+    x, y, z = (fields.number(n, f"{where}.{key}[{i}]", -limit, limit) for i, n in enumerate(value))
+    return (x, y, z)
 
 
-def _list(data: dict, key: str, where: str) -> list:
+def _list(data: dict, key: str, where: str, limit: int = _MAX_WORDS, what: str = "entries") -> list:
     value = data.get(key, [])
     if not isinstance(value, list):
         raise ProjectError(f"must be a list, got {type(value).__name__}", f"{where}.{key}")
-    return value
+    return fields.count(value, f"{where}.{key}", limit, what)
 
 
 def _words(data: dict, key: str, where: str) -> list[str]:
     values = _list(data, key, where)
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            raise ProjectError(f"must be text, got {value!r}", f"{where}.{key}[{i}]")
-    return list(values)
+    return [
+        fields.text(v, f"{where}.{key}[{i}]", limits.MAX_NAME_CHARS) for i, v in enumerate(values)
+    ]

@@ -31,6 +31,13 @@ class ScriptedDialogs:
         self.recover_answer = True
         self.recovery_offered = 0
         self.quit_while_busy = True
+        self.lock_answer = "read-only"  # "read-only", "take-over" or "cancel"
+        self.locked_asked: list[str] = []  # who held each locked project
+        self.switch_answer = "cancel"  # "cancel", "keep" or "stay"
+        self.switch_asked = 0
+        self.orphans_answer = "add"  # "add", "discard" or "later"
+        self.orphans_offered: list[int] = []
+        self.missing: list[list[str]] = []
         self.export = None  # ExportOptions to return, or None (cancelled)
         self.paths: dict[str, Path | None] = {}
         # drives the real Preferences dialog: gets it, returns True for OK, False for Cancel
@@ -75,6 +82,21 @@ class ScriptedDialogs:
 
     def confirm_quit_while_busy(self, jobs):
         return self.quit_while_busy
+
+    def project_locked(self, project_name, holder):
+        self.locked_asked.append(holder)
+        return self.lock_answer
+
+    def switch_while_busy(self, jobs, project_name):
+        self.switch_asked += 1
+        return self.switch_answer
+
+    def offer_orphans(self, project_name, count):
+        self.orphans_offered.append(count)
+        return self.orphans_answer
+
+    def missing_media(self, project_name, missing):
+        self.missing.append(list(missing))
 
     def error(self, title, message):
         self.errors.append((title, message))
