@@ -149,8 +149,9 @@ def plan_storyboard(shot: dict, controls, native) -> tuple[np.ndarray, np.ndarra
     camera path, when they keyed one, wins over the plan's move.
     """
     from ..errors import InvalidRequest, ProjectError
-    from ..storyboard import ScenePlan, layout_for
-    from ..storyboard.sketch import plan_animatic
+    from ..models.layout import layout_from_clip
+    from ..storyboard import ScenePlan, render_plan
+    from ..storyboard.sketch import animatic_from_clip
 
     if not shot.get("plan"):
         return None
@@ -160,8 +161,10 @@ def plan_storyboard(shot: dict, controls, native) -> tuple[np.ndarray, np.ndarra
         raise InvalidRequest(f"The shot's storyboard plan is not valid: {error}") from error
     seconds = (controls.frames - 1) / controls.fps
     fps = (native.frames - 1) / seconds if controls.frames > 1 else native.fps
-    size = (native.frames, native.width, native.height, fps, native.poses)
-    return layout_for(plan, *size), plan_animatic(plan, *size)
+    clip = render_plan(plan, native.frames, native.width, native.height, fps, native.poses)
+    return layout_from_clip(clip, native.width // 8, native.height // 8), animatic_from_clip(
+        plan, clip
+    )
 
 
 def painted_storyboard(shot: dict, controls, native) -> tuple[np.ndarray, np.ndarray] | None:

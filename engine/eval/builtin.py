@@ -121,11 +121,12 @@ def planned_case(prompt: str, seed: int) -> dict:
     world draws it (`truth`), which says where each planned object should be and in what
     colour (the generator never sees the world's pixels)."""
     from ..controls import compile_shot
-    from ..storyboard import layout_for, plan_camera, plan_prompt, plan_strokes, render_plan
-    from ..storyboard.sketch import plan_animatic
+    from ..models.layout import layout_from_clip
+    from ..storyboard import plan_camera, plan_prompt, plan_strokes, render_plan
+    from ..storyboard.sketch import animatic_from_clip
 
     plan = plan_prompt(prompt, seed, FRAMES, FPS)
-    truth = render_plan(plan, FRAMES, SIZE, SIZE, FPS)
+    truth = render_plan(plan, FRAMES, SIZE, SIZE, FPS)  # rendered once: labels for all three
     camera, strokes = plan_camera(plan, FRAMES), plan_strokes(plan, FRAMES, SIZE, SIZE, FPS)
     controls = compile_shot(camera, strokes, width=SIZE, height=SIZE, frames=FRAMES, fps=FPS)
     return {
@@ -134,8 +135,8 @@ def planned_case(prompt: str, seed: int) -> dict:
         "plan": plan,
         "truth": truth,
         "controls": controls,
-        "layout": layout_for(plan, FRAMES, SIZE, SIZE, FPS),
-        "animatic": plan_animatic(plan, FRAMES, SIZE, SIZE, FPS),
+        "layout": layout_from_clip(truth, SIZE // 8, SIZE // 8),
+        "animatic": animatic_from_clip(plan, truth),
     }
 
 
@@ -218,18 +219,13 @@ def evaluate_planned(
 
 
 def _stroke_path(stroke, controls) -> np.ndarray:
-    """(T, 2) pixels: where the stroke asks its anchor to be in each frame (points without a
-    time are spread evenly, as the stroke compiler does when none has one)."""
-    pts = stroke.trajectory
-    times = [p.frame for p in pts]
-    if any(t is None for t in times):
-        times = list(np.linspace(0, controls.frames - 1, len(pts)))
-    xs = [p.x * controls.width for p in pts]
-    ys = [p.y * controls.height for p in pts]
-    frames = np.arange(controls.frames)
-    return np.stack([np.interp(frames, times, xs), np.interp(frames, times, ys)], 1).astype(
-        np.float32
-    )
+    """(T, 2) pixels: where the stroke asks its anchor to be in each frame, as the stroke
+    compiler moves it (`engine.motion.trajectory_offsets`)."""
+    from ..motion import trajectory_offsets
+
+    first = stroke.trajectory[0]
+    path = np.array([first.x, first.y]) + trajectory_offsets(stroke, controls.frames)
+    return (path * np.array([controls.width, controls.height])).astype(np.float32)
 
 
 def evaluate_case(

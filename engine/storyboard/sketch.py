@@ -64,8 +64,14 @@ def plan_animatic(
 ) -> np.ndarray:
     """(frames, height, width, 3) uint8: the plan as flat colour, frame by frame, filmed through
     `poses` (the shot's camera) or the plan's own camera move."""
-    clip = render_plan(plan, frames, width, height, fps, poses)
+    return animatic_from_clip(plan, render_plan(plan, frames, width, height, fps, poses))
+
+
+def animatic_from_clip(plan: ScenePlan, clip) -> np.ndarray:
+    """The animatic from the plan's world clip (`render_plan`), whose labels it reads: a caller
+    that also needs the layout renders the plan once for both."""
     spec = plan.spec
+    frames, height, width = clip.frames.shape[:3]
     view = build_view(clip.poses, width, height, spec.camera_height, spec.camera_pitch, FOV_DEG)
     out = np.empty((frames, height, width, 3), np.uint8)
     for t in range(frames):
