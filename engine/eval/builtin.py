@@ -373,6 +373,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = BuiltinModel.load(args.weights, args.device)
+    model.threads = args.threads or None
     hand = HAND_PROMPTS[: max(0, args.hand)] if args.plan else ()
     progress = ProgressLine(args.clips + len(hand))
     records, sheet_rows, prompt_rows = [], [], []

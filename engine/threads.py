@@ -1,0 +1,108 @@
+"""How many threads the built-in model computes with, and how idle ones wait.
+
+A laptop always runs other programs: a browser, an export, the studio's own GUI thread.
+OpenMP's default lets a worker thread that finished its share spin for a while, waiting for
+the next parallel region, and every region waits for its slowest thread. With another busy
+process on one of two cores, a spinning thread steals the time slice the working one needed,
+and a pass took 3.4 times as long as on a quiet machine. So:
+
+- idle OpenMP threads sleep at once (`OMP_WAIT_POLICY=PASSIVE`), set before torch starts its
+  OpenMP runtime, which reads the variable once (`prepare_openmp`, called when the engine is
+  imported; a value the user set is kept);
+- each generation counts the cores other programs keep busy (from the kernel's per-core
+  counters over a few milliseconds, this process excluded) and computes with the cores left,
+  at least one (`compute_threads`), so a competing process costs about its share of the cores
+  and no more.
+
+`KINEMA_THREADS` fixes the count and turns the measuring off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+
+#: how long the busy cores are sampled before a generation (short next to a pass's second)
+SAMPLE_S = 0.03
+
+
+def prepare_openmp() -> None:
+    """Passive OpenMP waiting, unless the user chose a policy; a no-op once torch is loaded."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _cpu_ticks() -> tuple[float, float] | None:
+    """(busy, total) jiffies over every core, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    values = [float(v) for v in fields[:8]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def busy_cores(sample_s: float = SAMPLE_S) -> float:
+    """Cores other processes kept busy over `sample_s`, this process's own time excluded
+    (0 where the kernel's counters cannot be read)."""
+    before, own_before = _cpu_ticks(), _own_seconds()
+    if before is None:
+        return 0.0
+    start = time.perf_counter()
+    time.sleep(sample_s)
+    after, own_after = _cpu_ticks(), _own_seconds()
+    elapsed = time.perf_counter() - start
+    if after is None or after[1] <= before[1]:
+        return 0.0
+    cores = available_cores()
+    share = (after[0] - before[0]) / (after[1] - before[1])  # of all cores in the system
+    system_cores = os.cpu_count() or cores
+    busy = share * system_cores - (own_after - own_before) / elapsed
+    return max(0.0, min(float(cores), busy))
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def threads_for(cores: int, busy: float) -> int:
+    """The cores left to us, rounded: a process using most of a core takes that core."""
+    return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def chosen_threads() -> int:
+    fixed = os.environ.get("KINEMA_THREADS", "").strip()
+    if fixed:
+        try:
+            return max(1, int(fixed))
+        except ValueError:
+            pass
+    return threads_for(available_cores(), busy_cores())
+
+
+@contextlib.contextmanager
+def compute_threads(threads: int | None = None) -> Iterator[int]:
+    """Run the block with `threads` torch threads (default: `chosen_threads()`), then restore
+    the count. Set in the thread that computes: OpenMP keeps the count per calling thread."""
+    import torch
+
+    count = chosen_threads() if threads is None else max(1, int(threads))
+    previous = torch.get_num_threads()
+    if count != previous:
+        torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
