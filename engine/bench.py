@@ -187,7 +187,7 @@ def bench_vae() -> dict:
 
 def bench_builtin() -> dict:
     """The shipped generator: time to make a 2 s clip against its duration, first preview."""
-    from .models.pipeline import bench_builtin as run
+    from .models.speed import bench_builtin as run
 
     return run()
 

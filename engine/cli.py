@@ -367,7 +367,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.against is not None:
         if args.name != "builtin":
             raise InvalidRequest("--against compares generator weights: use it with 'builtin'.")
-        from .models.pipeline import bench_against
+        from .models.speed import bench_against
 
         bench_against(args.against)
         return EXIT_OK

@@ -7,8 +7,9 @@ the keyframe, static strokes hold their region still in the scene (carried by th
 the previs carries it), and the previs (the keyframe carried by the camera and strokes)
 guides the clip by `guide_strength`; without one, a first draft's frame 0 is carried the same
 way and guides a second pass. A preview of the clip's current
-estimate comes after the first step (through the instant latents-to-colours map) and then
-every third step (a VAE decode), so the viewer shows it forming; shots longer than four
+estimate comes after every step (through the instant latents-to-colours map: milliseconds,
+where a VAE decode costs two steps), so the viewer shows it forming, and the one VAE decode
+is the finished clip's; shots longer than four
 seconds stream instead, chunk by chunk, each chunk final when it appears.
 """
 
@@ -124,7 +125,7 @@ class BuiltinBackend:
                 # with neither, the first frame of a draft is carried along the controls
                 sketch=guide is None,
                 on_preview=on_preview,
-                preview_every=3,
+                preview_every=1,
                 **common,
             )
         frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from ..assets import BUILTIN_WEIGHTS
 from ..errors import InvalidRequest, ModelLoadError
 from ..previs import previs_video
+from ..threads import compute_threads
 from .conditioning import controls_from_shot, static_mask_at, static_masks_at
 from .dit import VideoDiT
 from .flow import Guidance, sample, sample_stream
@@ -89,7 +89,10 @@ def guide_start(strength: float) -> float:
 
 
 def refine_steps(steps: int, strength: float) -> int:
-    """Steps of a pass that starts from a guide: the share of the schedule left to run."""
+    """Steps of a pass that starts from a guide: the share of the schedule left to run, so a
+    guided pass steps as finely as a whole one (and costs that share of it)."""
+    if strength <= 0:
+        return steps
     return max(2, math.ceil(steps * guide_start(strength)))
 
 
@@ -110,6 +113,9 @@ class BuiltinModel:
     ):
         self.vae, self.dit, self.device = vae.eval(), dit.eval(), torch.device(device)
         self._preview = preview
+        #: CPU threads a generation computes with; None: the cores other programs leave free,
+        #: measured at the start of each generation (`engine.threads`)
+        self.threads: int | None = None
 
     @property
     def preview(self) -> LatentPreview:
@@ -167,6 +173,16 @@ class BuiltinModel:
         that starts from it, as a keyframe's previs would. The model alone is steered by
         the controls too; the second pass makes it hold to them the way the previs does.
         """
+        with compute_threads(self.threads):
+            return self._generate_or_draft(
+                prompt, controls, steps, guidance, seed, keyframe, context, guide,
+                guide_strength, on_preview, preview_every, check_cancel, sketch, layout,
+            )  # fmt: skip
+
+    def _generate_or_draft(
+        self, prompt, controls, steps, guidance, seed, keyframe, context, guide, guide_strength,
+        on_preview, preview_every, check_cancel, sketch, layout,
+    ) -> np.ndarray:  # fmt: skip
         moves = controls.has_camera_motion or controls.has_strokes
         if not (sketch and guide_strength > 0 and moves and keyframe is None and context is None):
             return self._generate(
@@ -197,7 +213,7 @@ class BuiltinModel:
             on_preview(still(draft), steps, total)
         first = draft[0]
         return self._generate(
-            prompt, controls, second, guidance, seed + 1, first, None, carried(first, controls),
+            prompt, controls, steps, guidance, seed + 1, first, None, carried(first, controls),
             guide_strength, second_preview if on_preview else None, preview_every, check_cancel,
             layout,
         )  # fmt: skip
@@ -237,17 +253,17 @@ class BuiltinModel:
         if guide is not None and guide_strength > 0:
             init = self._latents(guide)
             start = guide_start(guide_strength)
+            # the share of the schedule below the guide's level, at the steps' own spacing
+            steps = refine_steps(steps, guide_strength)
 
         def decode(x0: torch.Tensor) -> np.ndarray:
             return tensor_to_frames(self.vae.decode(self.vae.denormalize(x0)))
 
         def on_step(i: int, total: int, x0: torch.Tensor) -> None:
-            if on_preview is None or i >= total:
-                return
-            if i == 1:  # the first look comes at once, soft; the VAE sharpens later ones
+            # every look while the clip forms is the linear map (milliseconds, soft); a VAE
+            # decode costs about two steps, so the only one is the finished clip's
+            if on_preview is not None and i < total and (i == 1 or i % preview_every == 0):
                 on_preview(self.preview(x0), i, total)
-            elif i % preview_every == 0:
-                on_preview(decode(x0), i, total)
 
         x0 = sample(
             self.dit,
@@ -283,6 +299,16 @@ class BuiltinModel:
     ) -> np.ndarray:
         """Like `generate`, but chunk by chunk: `on_frames(frames_so_far, done, total)` sees
         finished frames as soon as they exist. Makes clips longer than the training clips."""
+        with compute_threads(self.threads):
+            return self._stream(
+                prompt, controls, steps, guidance, seed, keyframe, on_frames, check_cancel,
+                chunk, layout,
+            )  # fmt: skip
+
+    def _stream(
+        self, prompt, controls, steps, guidance, seed, keyframe, on_frames, check_cancel, chunk,
+        layout,
+    ) -> np.ndarray:  # fmt: skip
         cond, noise, text, null = self._start(prompt, controls, seed, layout)
         latent_frames = noise.shape[2]
         given = None
@@ -319,7 +345,17 @@ class BuiltinModel:
         shape = (1, self.dit.cfg.latent_channels, 1 + (controls.frames - 1) // 4, h, w)
         generator = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFF)
         noise = torch.randn(shape, generator=generator).to(self.device)
-        return cond, noise, self.dit.encode_text([prompt]), self.dit.encode_text([""])
+        return cond, noise, self._text(prompt), self._text("")
+
+    def _text(self, prompt: str):
+        """The prompt's encoding, kept for the last few prompts: Generate again, variations
+        and the two passes of a drafted shot read the same words."""
+        cache = self.__dict__.setdefault("_texts", {})
+        if prompt not in cache:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[prompt] = self.dit.encode_text([prompt])
+        return cache[prompt]
 
     def _hold_static(self, controls, keyframe: np.ndarray, w: int, h: int):
         """What latent masking holds for the static strokes: (latents, mask), or None.
@@ -359,110 +395,3 @@ class BuiltinModel:
         mask = torch.zeros(latent_frames, dtype=torch.bool)
         mask[:count] = True
         return given, mask
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3) -> dict:
-    """The shipped model on this machine, as the studio runs it: 25 frames at 128x128 (2.08 s
-    at 12 fps) with guidance, a pan and a stroke; medians of `repeats` runs after a warm-up."""
-    from ..camera import preset
-    from ..controls import compile_shot
-    from ..motion import MotionStroke, TrajectoryPoint
-
-    model = BuiltinModel.load(folder)
-    mask = np.zeros((NATIVE_SIDE, NATIVE_SIDE), np.float32)
-    cv2.circle(mask, (40, 80), 12, 1.0, -1)
-    path = [TrajectoryPoint(40 / 128, 80 / 128), TrajectoryPoint(0.75, 0.6)]
-    stroke = MotionStroke(mask, trajectory=path)
-    frames = 25
-    size = dict(width=NATIVE_SIDE, height=NATIVE_SIDE, frames=frames, fps=NATIVE_FPS)
-    shot = compile_shot(preset("pan-right", frames), [stroke], **size)
-    seconds = frames / NATIVE_FPS
-    prompt = "a red ball rolls across the grass in daylight"
-
-    def run(previews: bool = True, **kwargs) -> tuple[float, float]:
-        first: list[float] = []
-        start = time.perf_counter()
-
-        def on_preview(*_):
-            if not first:
-                first.append(time.perf_counter() - start)
-
-        # no callback at all means no decodes: the sampler previews step 1 whenever asked to
-        callback = on_preview if previews else None
-        model.generate(prompt, shot, steps=steps, on_preview=callback, **kwargs)
-        return time.perf_counter() - start, (first[0] if first else float("nan"))
-
-    def median(**kwargs) -> dict:
-        run(**kwargs)  # warm-up
-        runs = [run(**kwargs) for _ in range(repeats)]
-        total = float(np.median([r[0] for r in runs]))
-        first = float(np.median([r[1] for r in runs]))
-        return {"seconds": total, "realtime_ratio": total / seconds, "first_preview_s": first}
-
-    results = {
-        "one pass, previews every 3rd step": median(preview_every=3),
-        "drafted frame 0 + carried pass (studio)": median(
-            preview_every=3, guide_strength=0.6, sketch=True
-        ),
-        "one pass, no previews": median(previews=False),
-    }
-    long = compile_shot(preset("pan-right", 97), [], **{**size, "frames": 97})
-    marks: list[float] = []
-    start = time.perf_counter()
-    model.stream(prompt, long, steps=steps, on_frames=lambda *_: marks.append(time.perf_counter()))
-    total = time.perf_counter() - start
-    results["streamed, 97 frames"] = {
-        "seconds": total,
-        "realtime_ratio": total / (97 / NATIVE_FPS),
-        "first_preview_s": marks[0] - start,
-    }
-    print(f"built-in model, {steps} steps with guidance, 128x128 at 12 fps (clip {seconds:.2f} s):")
-    for name, r in results.items():
-        first = r["first_preview_s"]
-        shown = "" if math.isnan(first) else f"  first preview {first * 1e3:4.0f} ms"
-        print(f"  {name:>38s}: {r['seconds']:5.2f} s  ratio {r['realtime_ratio']:.2f}{shown}")
-    return results
-
-
-def bench_against(other: str | Path, folder: str | Path = WEIGHTS, steps: int = 8, rounds: int = 5):
-    """The studio's pass (a planned-style shot: guide and layout given when the weights read
-    one) with two sets of weights, alternating run by run in one process, so a machine whose
-    speed drifts from hour to hour cannot decide the ratio. Medians of `rounds`."""
-    from ..camera import preset
-    from ..controls import compile_shot
-    from ..models.layout import LAYOUT_CHANNELS
-
-    models = {"shipped": BuiltinModel.load(folder), "other": BuiltinModel.load(other)}
-    size = dict(width=NATIVE_SIDE, height=NATIVE_SIDE, frames=25, fps=NATIVE_FPS)
-    shot = compile_shot(preset("pan-right", 25), [], **size)
-    prompt = "a red ball rolls across the grass in daylight"
-    layout = np.zeros((LAYOUT_CHANNELS, 7, NATIVE_SIDE // 8, NATIVE_SIDE // 8), np.float32)
-    guide = shot.guide
-
-    def run(model: BuiltinModel) -> float:
-        with_layout = layout if model.dit.cfg.layout_channels else None
-        return timed(
-            lambda: model.generate(
-                prompt, shot, steps=steps, guide=guide, guide_strength=0.6, layout=with_layout
-            )
-        )
-
-    for model in models.values():
-        run(model)  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(rounds):
-        for name, model in models.items():
-            times[name].append(run(model))
-    result = {name: float(np.median(t)) for name, t in times.items()}
-    result["ratio"] = result["other"] / result["shipped"]
-    print(f"built-in pass, {steps} steps, 25 frames at 128x128, alternating, median of {rounds}:")
-    print(f"  shipped {folder}: {result['shipped']:.3f} s")
-    print(f"  other   {other}: {result['other']:.3f} s")
-    print(f"  ratio other / shipped: {result['ratio']:.3f}")
-    return result
