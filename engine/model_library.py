@@ -165,13 +165,21 @@ def _with_problem(entry: ModelEntry, problem: str) -> ModelEntry:
     return dataclasses.replace(entry, problem=problem)
 
 
+#: a component whose weights are the built-in model's VAE (`backends.diffusers.builtin_vae`)
+BUILTIN_VAE_LIBRARY = "engine.backends.diffusers.builtin_vae"
+
+
 def component_problem(entry: ModelEntry) -> str:
     """Why the model's files cannot be loaded (first problem found), or ""."""
-    for component, (_library, cls) in entry.components().items():
+    for component, (library, cls) in entry.components().items():
         folder = entry.path / component
         if not folder.is_dir():
             return f"{entry.name}: the {component} folder ({folder}) is missing."
         if component in _WEIGHTLESS or cls.endswith(("Scheduler", "Tokenizer", "TokenizerFast")):
+            continue
+        if library == BUILTIN_VAE_LIBRARY:  # weights are the built-in model's, not the folder's
+            if not (folder / "config.json").is_file():
+                return f"{entry.name}: {folder / 'config.json'} is missing."
             continue
         if not (folder / "config.json").is_file():
             return f"{entry.name}: {folder / 'config.json'} is missing."

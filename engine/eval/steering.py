@@ -1,10 +1,12 @@
 """Steering a real model by strokes and camera, measured on a small trained diffusers model.
 
 The model is a small Wan 2.1 text-to-video folder (`--model`; by default the toy model in
-`assets/models/toy-wan`, trained on the procedural world by `kinema train toy-wan`; see its
-model card), run through Kinema's own diffusers runner exactly as a user's Wan folder would
-be. Its VAE still draws small objects as dark blobs, so the brush figures here are weak. Held-out world seeds give the
-keyframe (the clip's first frame) and a moving object; the shot is set up as a user would:
+`assets/models/toy-wan`, trained on the procedural world by `kinema train toy-wan --vae
+builtin`; see its model card), run through Kinema's own diffusers runner exactly as a user's
+Wan folder would be: a stock `WanPipeline` and `WanTransformer3DModel`, with the built-in
+model's VAE behind `AutoencoderKLWan`'s interface, so objects come back as objects. Held-out
+world seeds give the keyframe (the clip's first frame) and a moving object; the shot is set
+up as a user would:
 
 - brush: the object's first-frame region, dilated, with its path through the world clip.
   Made twice from the same keyframe guide, without the stroke and with it; the error is
@@ -28,7 +30,7 @@ import numpy as np
 from ..assets import ASSETS
 
 TOY_WAN = ASSETS / "models" / "toy-wan"
-SIZE, FRAMES, FPS = 64, 17, 16.0
+SIZE, FRAMES, FPS = 128, 17, 16.0  # what the toy model was trained at
 STRENGTH = 0.6
 
 
@@ -51,10 +53,10 @@ def case(seed: int):
     from .builtin import moving_objects, painted_stroke
 
     clip = render_clip(seed, FRAMES, SIZE, FPS)
-    movers = moving_objects(clip, min_area=10, min_travel=6.0)
+    movers = moving_objects(clip, min_area=12, min_travel=4.0)  # as the built-in eval
     if not movers:
         return None
-    return clip, movers[0], painted_stroke(movers[0], FRAMES, SIZE, dilate=5)
+    return clip, movers[0], painted_stroke(movers[0], FRAMES, SIZE, dilate=7)
 
 
 def _generate(runner, clip, strokes=(), camera=None, strength=STRENGTH, seed=0, steps=12):

@@ -101,6 +101,9 @@ class ToyWanOptions:
     ema: float = option(0.998, "decay of the exported moving average of the transformer")
     warmup: int = option(100, "linear warm-up steps of each stage")
     seed: int = option(0, "torch seed")
+    vae: str = option(
+        "train", "the VAE: 'train' one here, or 'builtin' (the built-in model's, not trained)"
+    )
 
 
 # ----------------------------------------------------------------------------- components
@@ -720,8 +723,16 @@ def run(args: argparse.Namespace) -> int:
             {"config": dataclasses.asdict(cfg), "options": dataclasses.asdict(opts)}, indent=2
         )
     )
+    if opts.vae not in ("train", "builtin"):
+        raise InvalidRequest(f"--vae is 'train' or 'builtin', not {opts.vae!r}.")
     try:
-        vae, vae_stage = train_vae(cfg, opts, out, device, args.log_every)
+        if opts.vae == "builtin":
+            from ..backends.diffusers.builtin_vae import BuiltinVideoVAE
+
+            vae = BuiltinVideoVAE().to(device).eval()
+            vae_stage = _Stage("vae", 0, 0.0, out, {"done": True})
+        else:
+            vae, vae_stage = train_vae(cfg, opts, out, device, args.log_every)
         cache, facts, text_encoder = build_latents(cfg, opts, vae, out)
         transformer, dit_stage = train_transformer(cfg, opts, cache, out, device, args.log_every)
     except KeyboardInterrupt:
@@ -748,6 +759,11 @@ def export(pipe, folder: Path, cfg, opts, stages, facts: dict, args) -> dict:
         for i in range(2)
     ]
     figures["tiny_random_stats"] = _mean_stats([video_stats(m) for m in made])
+    from ..eval import steering
+
+    if opts.size == steering.SIZE and opts.frames == steering.FRAMES:  # the steering eval's shot
+        result = steering.evaluate(range(args.eval_clips), folder)
+        figures["steering"] = {k: v for k, v in result.items() if k != "brush_per_seed"}
     figures["eval_minutes"] = round((time.perf_counter() - start) / 60, 1)
     vae_stage, dit_stage = stages
     last_psnr = [h["heldout_psnr"] for h in vae_stage.history if "heldout_psnr" in h]
@@ -767,93 +783,8 @@ def export(pipe, folder: Path, cfg, opts, stages, facts: dict, args) -> dict:
         p.parent.name: round(p.stat().st_size / 1e6, 2) for p in folder.glob("*/*.safetensors")
     }
     training["sizes_mb"] = sizes
+    from .toy_wan_card import model_card
+
     (folder / "README.md").write_text(model_card(training))
     print(json.dumps(figures, indent=1), flush=True)
     return training
-
-
-def model_card(t: dict) -> str:
-    cfg, o, f = t["config"], t["options"], t["figures"]
-    sizes = ", ".join(f"{k} {v} MB" for k, v in sorted(t["sizes_mb"].items()))
-    width = cfg["heads"] * cfg["head_dim"]
-
-    def row(name: str, key: str) -> str:
-        s = f[key]
-        return (
-            f"| {name} | {s['mean_rgb']} | {s['pixel_std']} | {s['structure']} | {s['edges']} "
-            f"| {s['motion']} |"
-        )
-
-    return f"""# toy-wan: a tiny trained Wan 2.1 text-to-video model
-
-A real diffusers `WanPipeline` (Wan 2.1 architecture) small enough for CPU tests, trained by
-`kinema train toy-wan` (`engine/train/toy_wan.py`) on Kinema's procedural world. **For tests
-and benchmarks of steering real models by camera path and motion brush; not for users.** It
-knows only the toy world, at {o["size"]} x {o["size"]}, and its text encoder is random.
-
-Load it offline: `WanPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True)`.
-Weights are safetensors only ({sizes}).
-
-## Model
-- `vae`: `AutoencoderKLWan` with Wan 2.1's 16 latent channels, 8x in space, 4x in time,
-  frames 4k+1 (the first frame encoded on its own). To train in minutes on a CPU it folds
-  {cfg["vae_patch_size"]} x {cfg["vae_patch_size"]} pixels into channels first and uses average-pool / duplicate shortcuts
-  around each level (`patch_size`, `is_residual={cfg["vae_residual"]}`: Wan 2.2's VAE design, which
-  learns many times faster from scratch), then base_dim {cfg["vae_base_dim"]} (decoder {cfg["vae_decoder_base_dim"]}), dim_mult
-  {list(cfg["vae_dim_mult"])}, one residual block per level, both downsamples also halving time.
-  `latents_mean` / `latents_std` in its config were measured on the {t["latents"]["clips"]} training
-  clips' latents (posterior mode), so the pipeline's normalised latents are ~unit variance.
-- `transformer`: `WanTransformer3DModel`, patch (1, 2, 2), {cfg["layers"]} layers, {cfg["heads"]} heads
-  x {cfg["head_dim"]} = width {width}, ffn {2 * width}, text_dim 32.
-- `text_encoder` + `tokenizer`: the word-level tokenizer and two-layer UMT5 (d_model 32) of
-  `engine/backends/diffusers/tiny.py`; the encoder is random-init and frozen (seed {o["seed"]}).
-  Prompts still steer a little: the known words (colours, ball, cube, cone, star, sand, snow,
-  grass, dusk, night, ...) give consistent embeddings; other words are `<unk>`.
-- `scheduler`: `UniPCMultistepScheduler(prediction_type="flow_prediction",
-  use_flow_sigmas=True, flow_shift={cfg["flow_shift"]})`.
-
-## Data
-`engine.synth.render_clip(seed, frames, {o["size"]}, fps={o["fps"]:g})`: the world at {o["size"]} x {o["size"]}
-pixels, {o["fps"]:g} fps (Wan 2.1's own rate).
-- VAE: one world clip of {o["frames"]} frames per step, seeds {TRAIN_SEED:,} up, each seen once,
-  random left-right flips. One step in {o["vae_video_every"]} trains on a window of {o["vae_frames"]} of its frames
-  ({o["vae_batch"]} clip per step); the others on {o["vae_images"]} of its frames as images (1-frame clips: the
-  causal VAE encodes a clip's first frame alone). Short clips and images cost a fraction of a
-  whole clip, and so buy many more optimizer steps, which is what a CPU run lacks.
-- Transformer: {t["latents"]["clips"]} clips of {o["frames"]} frames (seeds {t["latents"]["seeds"][0]:,} to
-  {t["latents"]["seeds"][1]:,}) encoded once; {o["short_clips"]:.0%} of steps train on their first 9 frames
-  (the first 3 latent frames: the causal VAE encodes a clip's first 9 frames the same way).
-  Prompt: the world's caption; the empty prompt {o["drop_text"]:.0%} of the time.
-- Held-out: world seeds {f["heldout_seeds"][0]}..{f["heldout_seeds"][1]}, never trained on.
-
-## Training
-| stage | steps | wall time |
-| --- | --- | --- |
-| VAE: 10 x MSE + L1 (objects' pixels weighted {1 + o["object_weight"]:g} x) + {o["kl_weight"]:g} x KL per latent, AdamW {o["vae_lr"]:g}, cosine by the clock, EMA {o["vae_ema"]} exported | {t["vae"]["steps"]} | {t["vae"]["minutes"]} min |
-| latent cache ({t["latents"]["clips"]} clips) | | {t["latents"]["minutes"]} min |
-| transformer: rectified flow, batch {o["dit_batch"]}, AdamW {o["dit_lr"]:g}, EMA {o["ema"]} exported | {t["transformer"]["steps"]} | {t["transformer"]["minutes"]} min |
-
-Device: {t["device"]}. Flow matching as the scheduler samples it: x_t = (1 - sigma) x0 +
-sigma noise, target noise - x0, timestep sigma x 1000; sigma logit-normal or uniform, then
-shifted by flow_shift. Held-out VAE PSNR (4 clips, {o["frames"]} frames) during training:
-{t["vae"]["psnr_curve"]} dB. Final transformer loss {t["transformer"]["final_loss"]}.
-
-## Held-out figures ({f["heldout_seeds"][1] - f["heldout_seeds"][0] + 1} clips of {o["frames"]} frames, {f["steps"]} sampling steps, guidance 5)
-- VAE reconstruction PSNR: **{f["vae_psnr"]} dB** mean, {f["vae_psnr_min"]} dB worst clip;
-  {f["vae_object_psnr"]} dB over the objects' pixels only.
-- Started from a held-out clip encoded and noised to sigma (SDEdit, `renoise_generate`), PSNR
-  of the result against that clip (whole frame / objects' pixels only):
-  sigma 0.25: {f["renoise_0.25_psnr"]} / {f["renoise_0.25_object_psnr"]} dB;
-  sigma 0.5: **{f["renoise_0.5_psnr"]}** / {f["renoise_0.5_object_psnr"]} dB;
-  sigma 0.75: {f["renoise_0.75_psnr"]} / {f["renoise_0.75_object_psnr"]} dB.
-  Two unrelated world clips score {f["unrelated_world_psnr"]} dB against each other.
-- Frame statistics (uint8 pixels; std over each frame's pixels; edges = mean |horizontal| +
-  |vertical| neighbour difference; structure = std over 8 x 8 block means, the layout
-  without texture; motion = mean |frame difference|):
-
-| clips | mean RGB | pixel std | structure | edges | motion |
-| --- | --- | --- | --- | --- | --- |
-{row("world (held-out)", "world_stats")}
-{row("generated from their captions", "generated_stats")}
-{row("tiny random Wan (tests)", "tiny_random_stats")}
-"""

@@ -19,6 +19,7 @@ The pipeline stays loaded between jobs (warm), whatever the last job did.
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import logging
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import DecodeOutOfMemory, InvalidRequest, ModelLoadError, OutOfMemory
-from ...model_library import ModelEntry, component_problem
+from ...model_library import BUILTIN_VAE_LIBRARY, ModelEntry, component_problem
 from . import memory as memory_modes
 from .adapter import ModelPlan, adapter_for, plan_request
 from .denoised import DenoisedTap
@@ -124,12 +125,18 @@ class DiffusersRunner:
         from packaging.version import Version
 
         cls = getattr(diffusers, self.entry.pipeline)
+        load = cls.from_pretrained
+        if any(lib == BUILTIN_VAE_LIBRARY for lib, _ in self.entry.components().values()):
+            # diffusers loads a component of a module only once it is imported, and warns that
+            # the VAE is not an AutoencoderKLWan, which is the point of it
+            importlib.import_module(BUILTIN_VAE_LIBRARY)
+            load = lambda *a, **k: _quietly(cls.from_pretrained, *a, **k)  # noqa: E731
         dtype = _dtype_for(self.device)
         dtypes = {"default": dtype, "vae": self._vae_dtype(dtype)}
         # diffusers 0.42 renamed torch_dtype to dtype; older releases know only the old name
         dtype_arg = "dtype" if Version(diffusers.__version__) >= Version("0.42") else "torch_dtype"
         try:
-            pipe = cls.from_pretrained(
+            pipe = load(
                 str(self.entry.path),
                 local_files_only=True,
                 use_safetensors=True,
