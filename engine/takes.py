@@ -322,9 +322,7 @@ def request_changes(request: dict, before: dict) -> list[str]:
     if request.get("seed") != before.get("seed"):
         words.append("seed")
     words += [
-        word
-        for word, keys in _REQUEST_PARTS
-        if any(request.get(k) != before.get(k) for k in keys)
+        word for word, keys in _REQUEST_PARTS if any(request.get(k) != before.get(k) for k in keys)
     ]
     return words
 

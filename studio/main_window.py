@@ -371,9 +371,7 @@ class MainWindow(QMainWindow):
         )
         view_menu.addActions([n["zoom_fit"], n["zoom_100"]])
         view_menu.addSeparator()
-        view_menu.addActions(
-            [self.camera_action, self.strokes_action, self.obedience_action]
-        )
+        view_menu.addActions([self.camera_action, self.strokes_action, self.obedience_action])
         view_menu.addActions([n["toggle_previs"], n["toggle_ab"]])
         view_menu.addSeparator()
         panels = view_menu.addMenu("Panels")
