@@ -260,7 +260,7 @@ class FrameView(QWidget):
             paint_chip(painter, inner.adjusted(0, 34, 0, 0), text, Qt.AlignmentFlag.AlignHCenter)
             return
         painter.save()
-        painter.setClipRect(target)
+        painter.setClipRect(target, Qt.ClipOperation.IntersectClip)
         labels = paint_obedience(painter, result, max(self._index, 0), to_widget)
         painter.restore()
         for anchor, text, colour in labels:
@@ -268,7 +268,7 @@ class FrameView(QWidget):
         paint_obedience_legend(painter, inner, result.camera is not None)
         lines = []
         if result.camera is not None:
-            lines.append(result.camera.summary + "  (yellow asked, blue got)")
+            lines.append(result.camera.summary)
         lines += list(result.skipped)
         box = QRectF(
             inner.left(), inner.top(), inner.width(), inner.height() - (30 if self.note else 0)
@@ -286,8 +286,8 @@ class FrameView(QWidget):
             # Strokes live on the keyframe; in generated frames the camera has moved them.
             placed = to_widget
             painter.save()
-            if self.overlay_mode == "clip":
-                painter.setClipRect(target)  # a region the camera carried off-frame is not seen
+            if self.overlay_mode == "clip":  # a region the camera carried off-frame is not seen
+                painter.setClipRect(target, Qt.ClipOperation.IntersectClip)
                 if self.camera is not None:
                     placed = _qtransform(self.camera.homography(frame)) * to_widget
             for stroke in self.strokes:

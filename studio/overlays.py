@@ -283,8 +283,14 @@ def paint_obedience(
             (camera.asked_centre, ASKED_COLOUR, True),
             (camera.got_centre, GOT_COLOUR, False),
         ):
-            if len(centre) > 1:
-                _haloed(painter, _polyline(_points(centre, to_widget)), colour, 1.2, dashed)
+            points = _points(centre, to_widget)
+            if len(points) > 1:  # where the first frame's centre travels: the camera's trail
+                _haloed(painter, _polyline(points), colour, 1.4, dashed)
+            here = points[t]
+            for dx, dy in ((7, 0), (0, 7)):
+                line = QPainterPath(here - QPointF(dx, dy))
+                line.lineTo(here + QPointF(dx, dy))
+                _haloed(painter, line, colour, 1.8, False)
     for stroke in result.strokes:
         colour = QColor(stroke.color)
         asked, got = _points(stroke.asked, to_widget), _points(stroke.got, to_widget)
@@ -313,7 +319,12 @@ def paint_chip(
 ) -> QRectF:
     """A line of text on a dark rounded chip, placed in `box` by `align`; returns its rect."""
     metrics = painter.fontMetrics()
-    width = min(metrics.horizontalAdvance(text) + 16, box.width())
+    available = max(box.width() - 16, 0.0)
+    advance = metrics.horizontalAdvance(text)
+    if advance > available:
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(available))
+        advance = metrics.horizontalAdvance(text)
+    width = advance + 16
     height = metrics.height() + 8
     x = (
         box.left()
@@ -331,8 +342,7 @@ def paint_chip(
     painter.setBrush(QColor(12, 14, 18, 190))
     painter.drawRoundedRect(chip, 4, 4)
     painter.setPen(QColor(theme.DIM_TEXT if dim else theme.TEXT))
-    elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(width - 16))
-    painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, elided)
+    painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
     painter.restore()
     return chip
 
@@ -340,8 +350,11 @@ def paint_chip(
 def paint_obedience_legend(painter: QPainter, box: QRectF, camera: bool) -> None:
     """Top right of the picture: which line is the ask and which the got."""
     metrics = painter.fontMetrics()
-    items = [("asked", True), ("got", False)]
-    width = 16 + sum(metrics.horizontalAdvance(t) + 34 for t, _ in items)
+    white = QColor(theme.TEXT)
+    items = [("asked", True, white), ("got", False, white)]
+    if camera:
+        items += [("camera asked", True, ASKED_COLOUR), ("camera got", False, GOT_COLOUR)]
+    width = 16 + sum(metrics.horizontalAdvance(t) + 34 for t, _, _ in items)
     chip = QRectF(box.right() - width, box.top(), width, metrics.height() + 8)
     painter.save()
     painter.setPen(Qt.PenStyle.NoPen)
@@ -349,8 +362,7 @@ def paint_obedience_legend(painter: QPainter, box: QRectF, camera: bool) -> None
     painter.drawRoundedRect(chip, 4, 4)
     x = chip.left() + 8
     y = chip.center().y()
-    for text, dashed in items:
-        colour = (ASKED_COLOUR if dashed else GOT_COLOUR) if camera else QColor(theme.TEXT)
+    for text, dashed, colour in items:
         pen = QPen(colour, 2, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
         painter.setPen(pen)
         painter.drawLine(QPointF(x, y), QPointF(x + 22, y))
