@@ -120,6 +120,8 @@ class FrameView(QWidget):
         else:
             self._image, self._pixels = frame_to_qimage(frame)
         if compare is None or frame is None:
+            if self._compare_image is not None:
+                self.unsetCursor()
             self._compare_image, self._compare_pixels = None, None
         else:
             self._compare_image, self._compare_pixels = frame_to_qimage(compare)
@@ -194,10 +196,12 @@ class FrameView(QWidget):
                 painter.setClipRect(
                     QRectF(target.topLeft(), QPointF(self.divider_x(), target.bottom()))
                 )
-            if self.obedience is not None or self.obedience_message:
+            if self.obedience is not None and not self.obedience.empty:
                 self._paint_obedience(painter, target)
-            else:
+            else:  # the usual overlays, under a line saying why there is no comparison
                 self._paint_overlays(painter, target)
+                if self.obedience_message or self.obedience is not None:
+                    self._paint_obedience(painter, target)
             painter.restore()
             if self.splitting:
                 self._paint_divider(painter, target)

@@ -40,7 +40,6 @@ from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**32 - 1
 #: the failure kind of a job whose clip sampled but whose final decode ran out of memory
 DECODE_MEMORY = DecodeOutOfMemory.kind
 
