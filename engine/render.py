@@ -60,6 +60,20 @@ def request_for_shot(project: Project, shot: Shot, **overrides) -> GenerationReq
     return GenerationRequest(**args)
 
 
+#: seeds are unsigned 32-bit numbers
+SEED_RANGE = 2**32
+
+
+def variation_seeds(first: int, count: int) -> list[int]:
+    """The seeds of `count` variations starting at `first`: first, first + 1, ... (wrapping).
+
+    `kinema render --variations N` renders the saved shot's seed and the next ones; the
+    studio's Variations, unlocked, draws `first`, saves it as the shot's seed and uses the
+    same run, so rendering the saved project with `--variations N` makes those takes again.
+    """
+    return [(int(first) + index) % SEED_RANGE for index in range(max(1, int(count)))]
+
+
 def settings_on(shot: Shot, backend: str | None):
     """The shot's settings on `backend` (None: its own), as choosing it in the studio gives:
     steps and guidance left at the old backend's defaults take the new one's."""
@@ -341,13 +355,13 @@ def _render(args, project, shots, output, codec, variations: int, keep_takes: bo
             shot, planned = planned_for_render(project, shot, caps)
             if planned and variation == 0:
                 notes.append(f"shot {number} planned in memory (not saved): {planned}")
-            seed = (shot.seed if args.seed is None else args.seed) + variation
+            first = shot.seed if args.seed is None else args.seed
             requests.append(
                 request_for_shot(
                     project,
                     shot,
                     backend=settings.backend,
-                    seed=seed % 2**32,
+                    seed=variation_seeds(first, variations)[variation],
                     steps=args.steps or settings.steps,
                     guidance=settings.guidance,
                     memory=getattr(args, "memory", None),

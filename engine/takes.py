@@ -264,6 +264,78 @@ def take_request(take: Take, project_folder: Path | str | None = None) -> Genera
     return request.rerun()
 
 
+# ----------------------------------------------------------------------------- telling takes apart
+
+#: what of a shot a take's request records, in the words a user reads, in reading order
+_SHOT_PARTS = (
+    ("prompt", ("prompt", "negative_prompt")),
+    ("keyframe", ("keyframe",)),
+    ("strokes", ("strokes",)),
+    ("camera", ("camera",)),
+    ("length", ("duration",)),
+)
+_REQUEST_PARTS = (
+    ("backend", ("backend",)),
+    ("steps", ("steps",)),
+    ("guidance", ("guidance", "guide_strength")),
+    ("size", ("width", "height")),
+)
+
+
+def _stroke_meaning(stroke: object) -> object:
+    """A stroke as it steers a take: its region, kind, path and strength (not its name,
+    colour or whether it is shown)."""
+    if not isinstance(stroke, dict):
+        return stroke
+    return {k: stroke.get(k) for k in ("kind", "strength", "trajectory", "mask_png")}
+
+
+def _shot_value(shot: dict, key: str) -> object:
+    value = shot.get(key)
+    if key == "strokes" and isinstance(value, list):
+        return [_stroke_meaning(s) for s in value]
+    if key == "camera" and isinstance(value, dict) and not value.get("keyframes"):
+        return None  # a path without keys is the locked-off camera, as no path is
+    return value
+
+
+def shot_changes(shot: dict, before: dict) -> list[str]:
+    """What a user would call different between two shot snapshots ("prompt", "strokes",
+    "camera", "keyframe", "length"); [] when they ask for the same clip."""
+    shot = shot if isinstance(shot, dict) else {}
+    before = before if isinstance(before, dict) else {}
+    return [
+        word
+        for word, keys in _SHOT_PARTS
+        if any(_shot_value(shot, k) != _shot_value(before, k) for k in keys)
+    ]
+
+
+def request_changes(request: dict, before: dict) -> list[str]:
+    """What differs between the requests of two takes, shot first, then "seed" and the
+    settings; [] when the second is the first made again (the same frames)."""
+    request = request if isinstance(request, dict) else {}
+    before = before if isinstance(before, dict) else {}
+    words = shot_changes(request.get("shot", {}), before.get("shot", {}))
+    if request.get("frames") != before.get("frames") and "length" not in words:
+        words.append("length")
+    if request.get("seed") != before.get("seed"):
+        words.append("seed")
+    words += [
+        word for word, keys in _REQUEST_PARTS if any(request.get(k) != before.get(k) for k in keys)
+    ]
+    return words
+
+
+def load_take_frame(project_folder: Path | str, take: Take, index: int) -> np.ndarray:
+    """One frame of a take (clamped to the take), uint8 (H, W, 3): a thumbnail's source,
+    without decoding the whole clip."""
+    from .media import read_image
+
+    paths = frame_paths(project_folder, take)
+    return read_image(paths[min(max(int(index), 0), len(paths) - 1)])
+
+
 # ----------------------------------------------------------------------------- clean-up
 
 

@@ -236,6 +236,64 @@ class AddTake(QUndoCommand):
         self.document.takes_changed.emit(self.shot_id)
 
 
+class UseNewTake(QUndoCommand):
+    """A finished generation: its take joins the shot for good and becomes the active take.
+
+    The take's files are on disk and the queue says it was made, so undo does not unmake
+    it: undo gives the shot its previous active take back and the new take stays listed
+    until the user deletes it (`DeleteTake`, undoable on its own).
+    """
+
+    def __init__(self, document: Document, shot_id: str, take: Take):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        super().__init__(f"Use {take.label or 'new take'} (generated) in {shot.name}")
+        self.document = document
+        self.shot_id = shot_id
+        self.take = take
+        self.previous_active = shot.active_take
+
+    def redo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        if shot.take(self.take.id) is None:
+            shot.takes.append(self.take)
+        shot.active_take = self.take.id
+        self.document.takes_changed.emit(self.shot_id)
+
+    def undo(self) -> None:
+        shot = self.document.shot(self.shot_id)
+        previous = self.previous_active
+        shot.active_take = previous if previous is None or shot.take(previous) else None
+        self.document.takes_changed.emit(self.shot_id)
+
+
+class UseTakeSeed(QUndoCommand):
+    """The shot takes a take's seed and the seed is locked, so Generate makes that take's
+    picture again with today's edits; one step, and undo gives back the seed and the lock."""
+
+    def __init__(self, document: Document, shot_id: str, take: Take, locked, set_locked):
+        shot = document.shot(shot_id)
+        assert shot is not None
+        super().__init__(f"Use the seed of {take.label or 'take'} ({take.seed})")
+        self.document = document
+        self.shot_id = shot_id
+        self.seed = int(take.seed)
+        self.old_seed = shot.seed
+        self.was_locked = bool(locked)
+        self.set_locked = set_locked
+
+    def _set(self, seed: int, locked: bool) -> None:
+        self.document.shot(self.shot_id).seed = seed
+        self.set_locked(locked)
+        self.document.shot_changed.emit(self.shot_id)
+
+    def redo(self) -> None:
+        self._set(self.seed, True)
+
+    def undo(self) -> None:
+        self._set(self.old_seed, self.was_locked)
+
+
 class DeleteTake(QUndoCommand):
     """Drop a take from its shot; its files go at the next save (so undo can bring it back)."""
 
@@ -459,12 +517,12 @@ class RemoveStroke(QUndoCommand):
     def __init__(self, document: Document, shot_id: str, stroke_id: str):
         shot = document.shot(shot_id)
         assert shot is not None
-        stroke = next(s for s in shot.strokes if s.id == stroke_id)
+        # by id: strokes hold arrays, so comparing them (`list.index`) cannot answer
+        self.index, stroke = next((i, s) for i, s in enumerate(shot.strokes) if s.id == stroke_id)
         super().__init__(f"Delete stroke {stroke.name}".rstrip())
         self.document = document
         self.shot_id = shot_id
         self.stroke = stroke
-        self.index = shot.strokes.index(stroke)
 
     def redo(self) -> None:
         shot = self.document.shot(self.shot_id)

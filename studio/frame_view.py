@@ -4,6 +4,10 @@
 C-contiguous uint8 RGB, which is exactly `QImage.Format_RGB888`. A frame that is not
 contiguous (a crop, a strided view) is copied once. The view keeps the array alive as long
 as the QImage refers to it. Painting then scales straight from that buffer.
+
+Comparing two takes, the view shows a split wipe: A left of a vertical divider, B right of
+it; the divider follows the mouse while dragged (anywhere on the picture at fit, by its
+handle when zoomed, where a drag pans).
 """
 
 from __future__ import annotations
@@ -28,7 +32,16 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from engine.media import IMAGE_EXTS, VIDEO_EXTS
 
 from . import theme
-from .overlays import REGION_ALPHA, CameraOverlay, StrokeOverlay, paint_label, paint_trajectory
+from .overlays import (
+    REGION_ALPHA,
+    CameraOverlay,
+    StrokeOverlay,
+    paint_chip,
+    paint_label,
+    paint_obedience,
+    paint_obedience_legend,
+    paint_trajectory,
+)
 
 ZOOM_FIT = 0.0  # any other value is a scale factor (1.0 is 100 %)
 
@@ -55,8 +68,13 @@ def _qtransform(h: np.ndarray) -> QTransform:
     )
 
 
+#: how near the divider (pixels) a press grabs it
+WIPE_GRAB_PX = 12
+
+
 class FrameView(QWidget):
     media_dropped = Signal(str)  # a local image or video file was dropped on the picture
+    wipe_moved = Signal(float)  # the divider's place across the picture, 0..1
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,16 +99,46 @@ class FrameView(QWidget):
         self.show_strokes = True
         self.message = ""
         self.badge = ""
+        self.badge_b = ""  # the B side's badge while wiping
+        self.note = ""  # a quiet line under the picture ("strokes changed since this take")
+        self._compare_image: QImage | None = None
+        self._compare_pixels: np.ndarray | None = None
+        self.wipe = 0.5  # the divider's place across the picture while comparing, 0..1
+        self._wiping = False  # the divider is being dragged
+        self.obedience = None  # engine.obedience.Obedience of the take on screen, or None
+        self.obedience_message = ""  # why there is none to draw ("" when the overlay is off)
         self._drop_hover = False
 
     # ------------------------------------------------------------------ content
 
-    def set_frame(self, frame: np.ndarray | None, index: int = 0) -> None:
+    def set_frame(
+        self, frame: np.ndarray | None, index: int = 0, compare: np.ndarray | None = None
+    ) -> None:
+        """Show `frame`; with `compare`, split it: `frame` left of the divider, `compare` right."""
         if frame is None:
             self._image, self._pixels = None, None
         else:
             self._image, self._pixels = frame_to_qimage(frame)
+        if compare is None or frame is None:
+            if self._compare_image is not None:
+                self.unsetCursor()
+            self._compare_image, self._compare_pixels = None, None
+        else:
+            self._compare_image, self._compare_pixels = frame_to_qimage(compare)
         self._index = index
+        self.update()
+
+    @property
+    def splitting(self) -> bool:
+        return self._compare_image is not None and self._image is not None
+
+    def divider_x(self) -> float:
+        """The divider's x in widget coordinates."""
+        target = self.image_rect()
+        return target.x() + target.width() * self.wipe
+
+    def set_obedience(self, result, message: str = "") -> None:
+        self.obedience, self.obedience_message = result, message
         self.update()
 
     def set_overlays(self, camera: CameraOverlay | None, strokes: list[StrokeOverlay]) -> None:
@@ -137,11 +185,37 @@ class FrameView(QWidget):
             if self.smooth:
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, self._image)
+            if self.splitting:
+                self._paint_compare(painter, target)
             if self._index != self._painted_index:
                 self._painted_index = self._index
                 self.presented_frames += 1
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            self._paint_overlays(painter, target)
+            painter.save()
+            if self.splitting:  # the overlays belong to A: they stop at the divider
+                painter.setClipRect(
+                    QRectF(target.topLeft(), QPointF(self.divider_x(), target.bottom()))
+                )
+            if self.obedience is not None and not self.obedience.empty:
+                self._paint_obedience(painter, target)
+            else:  # the usual overlays, under a line saying why there is no comparison
+                self._paint_overlays(painter, target)
+                if self.obedience_message or self.obedience is not None:
+                    self._paint_obedience(painter, target)
+            painter.restore()
+            if self.splitting:
+                self._paint_divider(painter, target)
+            if self.note:
+                bottom = QRectF(
+                    target.left() + 10, target.top(), target.width() - 20, target.height() - 10
+                )
+                paint_chip(
+                    painter,
+                    bottom,
+                    self.note,
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                    dim=True,
+                )
         if self.message:
             self._paint_message(painter)
         if self.badge and self._image is not None:
@@ -152,6 +226,63 @@ class FrameView(QWidget):
         painter.end()
         self.paint_seconds += time.perf_counter() - started
 
+    def _paint_compare(self, painter: QPainter, target: QRectF) -> None:
+        """B right of the divider, scaled onto the same rectangle as A."""
+        split = self.divider_x()
+        right = QRectF(QPointF(split, target.top()), target.bottomRight())
+        source_width = self._compare_image.width()
+        source = QRectF(
+            source_width * self.wipe,
+            0,
+            source_width * (1 - self.wipe),
+            self._compare_image.height(),
+        )
+        painter.drawImage(right, self._compare_image, source)
+
+    def _paint_divider(self, painter: QPainter, target: QRectF) -> None:
+        x = self.divider_x()
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 3))
+        painter.drawLine(QPointF(x, target.top()), QPointF(x, target.bottom()))
+        painter.setPen(QPen(QColor("#ffffff"), 1.5))
+        painter.drawLine(QPointF(x, target.top()), QPointF(x, target.bottom()))
+        handle = QRectF(x - 7, target.center().y() - 18, 14, 36)
+        painter.setPen(QPen(QColor(0, 0, 0, 160), 1))
+        painter.setBrush(QColor("#ffffff"))
+        painter.drawRoundedRect(handle, 5, 5)
+        painter.setPen(QPen(QColor(40, 44, 48), 1.2))
+        for dx in (-2.5, 2.5):
+            painter.drawLine(
+                QPointF(x + dx, handle.top() + 10), QPointF(x + dx, handle.bottom() - 10)
+            )
+
+    def _paint_obedience(self, painter: QPainter, target: QRectF) -> None:
+        to_widget = QTransform(target.width(), 0, 0, target.height(), target.x(), target.y())
+        inner = target.adjusted(10, 10, -10, -10)
+        result = self.obedience
+        if result is None or result.empty:
+            text = self.obedience_message or (result.message if result is not None else "")
+            paint_chip(painter, inner.adjusted(0, 34, 0, 0), text, Qt.AlignmentFlag.AlignHCenter)
+            return
+        painter.save()
+        painter.setClipRect(target, Qt.ClipOperation.IntersectClip)
+        labels = paint_obedience(painter, result, max(self._index, 0), to_widget)
+        painter.restore()
+        for anchor, text, colour in labels:
+            paint_label(painter, anchor, text, colour)
+        paint_obedience_legend(painter, inner, result.camera is not None)
+        lines = []
+        if result.camera is not None:
+            lines.append(result.camera.summary)
+        lines += list(result.skipped)
+        box = QRectF(
+            inner.left(), inner.top(), inner.width(), inner.height() - (30 if self.note else 0)
+        )
+        for line in reversed(lines):
+            chip = paint_chip(
+                painter, box, line, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
+            )
+            box.setBottom(chip.top() - 4)
+
     def _paint_overlays(self, painter: QPainter, target: QRectF) -> None:
         to_widget = QTransform(target.width(), 0, 0, target.height(), target.x(), target.y())
         frame = max(self._index, 0)
@@ -159,8 +290,8 @@ class FrameView(QWidget):
             # Strokes live on the keyframe; in generated frames the camera has moved them.
             placed = to_widget
             painter.save()
-            if self.overlay_mode == "clip":
-                painter.setClipRect(target)  # a region the camera carried off-frame is not seen
+            if self.overlay_mode == "clip":  # a region the camera carried off-frame is not seen
+                painter.setClipRect(target, Qt.ClipOperation.IntersectClip)
                 if self.camera is not None:
                     placed = _qtransform(self.camera.homography(frame)) * to_widget
             for stroke in self.strokes:
@@ -254,23 +385,55 @@ class FrameView(QWidget):
     def _paint_badge(self, painter: QPainter) -> None:
         font = QFont(self.font())
         font.setBold(True)
+        painter.save()
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        box = QRectF(10, 10, metrics.horizontalAdvance(self.badge) + 16, metrics.height() + 8)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(0, 0, 0, 160))
-        painter.drawRoundedRect(box, 4, 4)
-        painter.setPen(QColor(theme.TEXT))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.badge)
+        badges = [(self.badge, 10.0)]
+        if self.splitting and self.badge_b:
+            width = metrics.horizontalAdvance(self.badge_b) + 16
+            badges.append((self.badge_b, self.width() - 10.0 - width))
+        for text, x in badges:
+            box = QRectF(x, 10, metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 160))
+            painter.drawRoundedRect(box, 4, 4)
+            painter.setPen(QColor(theme.TEXT))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
     # ------------------------------------------------------------------ mouse: pan at 100 %
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self.splitting:
+            near = abs(event.position().x() - self.divider_x()) <= WIPE_GRAB_PX
+            if near or (self.zoom == ZOOM_FIT and self.image_rect().contains(event.position())):
+                self._wiping = True
+                self._move_wipe(event.position().x())
+                event.accept()
+                return
         if self.zoom != ZOOM_FIT and event.button() == Qt.MouseButton.LeftButton:
             self._drag_from = event.position()
         super().mousePressEvent(event)
 
+    def _move_wipe(self, x: float) -> None:
+        target = self.image_rect()
+        if target.width() <= 0:
+            return
+        self.wipe = min(max((x - target.x()) / target.width(), 0.0), 1.0)
+        self.update()
+        self.wipe_moved.emit(self.wipe)
+
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if self._wiping:
+            self._move_wipe(event.position().x())
+            return
+        if self.splitting and self._drag_from is None:
+            near = abs(event.position().x() - self.divider_x()) <= WIPE_GRAB_PX
+            self.setCursor(
+                Qt.CursorShape.SplitHCursor
+                if near or self.zoom == ZOOM_FIT
+                else Qt.CursorShape.ArrowCursor
+            )
         if self._drag_from is not None:
             self._pan += event.position() - self._drag_from
             self._drag_from = event.position()
@@ -278,6 +441,7 @@ class FrameView(QWidget):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        self._wiping = False
         self._drag_from = None
         super().mouseReleaseEvent(event)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,11 +26,11 @@ from PySide6.QtCore import QObject, Signal
 from engine.errors import DecodeOutOfMemory, KinemaError
 from engine.jobs import GenerationRequest, JobFinished, new_job_id
 from engine.project import Project, Take
-from engine.render import request_for_shot
+from engine.render import SEED_RANGE, request_for_shot, variation_seeds
 from engine.storyboard import needs_plan
 from engine.takes import next_take_label, save_take, take_request
 
-from .commands import AddTake, SetShotField
+from .commands import SetShotField, UseNewTake
 from .document import Document
 from .engine_bridge import EngineBridge
 from .jobs_model import JobListModel, JobRecord
@@ -40,7 +40,6 @@ from .tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
-MAX_SEED = 2**32 - 1
 #: the failure kind of a job whose clip sampled but whose final decode ran out of memory
 DECODE_MEMORY = DecodeOutOfMemory.kind
 
@@ -97,7 +96,12 @@ class GenerationController(QObject):
     # ------------------------------------------------------------------ starting and stopping
 
     def generate(self, variations: int = 1, shot_id: str | None = None) -> list[str]:
-        """Queue the shot (default: the current one) `variations` times with consecutive seeds."""
+        """Queue the shot (default: the current one) `variations` times with consecutive seeds.
+
+        The first seed is a fresh one (written into the shot as part of starting the job)
+        unless the seed is locked; locked, a single Generate uses the shot's seed and
+        variations start one past it.
+        """
         shot = self.document.shot(shot_id) if shot_id else self.document.current_shot
         if shot is None:
             self.problem.emit("Select a shot to generate.")
@@ -111,23 +115,26 @@ class GenerationController(QObject):
             shot_id = shot.id
             self.storyboard.plan(shot_id, then=lambda: self.generate(variations, shot_id))
             return []
-        if not self._seed_locked():
+        count = max(1, variations)
+        if self._seed_locked():
+            # locked: Generate makes the shot's seed again; variations go round it, never
+            # repeating the take that seed already made
+            seeds = variation_seeds(shot.seed + (1 if count > 1 else 0), count)
+        else:
+            # unlocked: a fresh seed, kept as the shot's, so the saved project renders
+            # (`kinema render`, `--variations N`) exactly the takes this made
+            seeds = variation_seeds(_fresh_seed(avoid=shot.seed, count=count), count)
+            what = "Generate" if count == 1 else f"{count} variations"
             self.document.push(
                 SetShotField(
-                    self.document,
-                    shot.id,
-                    "seed",
-                    random.randint(0, MAX_SEED),
-                    "Randomise seed",
-                    False,
+                    self.document, shot.id, "seed", seeds[0], f"New seed for {what}", False
                 )
             )
         project = self.document.project
         memory = self._memory_mode()
         requests = []
         try:
-            for index in range(max(1, variations)):
-                seed = (shot.seed + index) % (MAX_SEED + 1)
+            for seed in seeds:
                 request = request_for_shot(project, shot, seed=seed, memory=memory)
                 request.validate()
                 requests.append(request)
@@ -289,7 +296,9 @@ class GenerationController(QObject):
             return
         take.label = next_take_label(shot.takes)
         self._take_cache.put(take.id, frames)
-        self.document.push(AddTake(self.document, shot.id, take))
+        self.document.push(UseNewTake(self.document, shot.id, take))
+        # no undo takes the take away again, so no step of the history is the saved file
+        self.document.undo_stack.resetClean()
         self.model.update(job_id, status="finished", message=take.label)
         self.job_ended.emit(shot.id, job_id)
         self.take_added.emit(shot.id, take.id)
@@ -339,6 +348,14 @@ class GenerationController(QObject):
         for job_id in [j for j, job in self._decodable.items() if not self.can_decode_again(j)]:
             del self._decodable[job_id]
             self.model.update(job_id, decodable=False)
+
+
+def _fresh_seed(avoid: int, count: int) -> int:
+    """A random first seed whose run of `count` seeds misses `avoid` (the take just made)."""
+    while True:
+        seed = secrets.randbelow(SEED_RANGE)
+        if (avoid - seed) % SEED_RANGE >= count:
+            return seed
 
 
 def _same_folder(a, b) -> bool:

@@ -148,9 +148,11 @@ class Inspector(QWidget):
         self.seed_spin.valueChanged.connect(lambda v: self._edit_shot("seed", int(v)))
         self.lock_box = QCheckBox("Lock", content)
         self.lock_box.setToolTip(
-            "Locked: Generate reuses this seed. Unlocked: every Generate picks a new seed."
+            "Locked: Generate reuses this seed (the same picture again). Unlocked (the "
+            "default): every Generate draws a new seed and keeps it here, so a render of the "
+            "saved project makes the latest take again."
         )
-        self.lock_box.setChecked(bool(settings.value("generate/lock_seed", True, bool)))
+        self.lock_box.setChecked(bool(settings.value("generate/lock_seed", False, bool)))
         self.lock_box.toggled.connect(lambda on: settings.set_value("generate/lock_seed", on))
         self.randomise_button = QToolButton(content)
         self.randomise_button.setIcon(icons.icon("dice"))
@@ -249,6 +251,9 @@ class Inspector(QWidget):
     @property
     def seed_locked(self) -> bool:
         return self.lock_box.isChecked()
+
+    def set_seed_locked(self, locked: bool) -> None:
+        self.lock_box.setChecked(bool(locked))
 
     def set_capabilities(self, capabilities: dict[str, Capabilities]) -> None:
         """The engine's backends changed (model folders edited): rebuild the menu."""

@@ -50,6 +50,7 @@ from .shot_list import ShotListWidget
 from .shot_presenter import ShotPresenter
 from .storyboard import StoryboardController
 from .take_cache import TakeCache
+from .take_obedience import ObedienceController
 from .takes_panel import TakesPanel
 from .tasks import TaskRunner
 from .timeline import Thumbnails, TimelineWidget
@@ -111,7 +112,13 @@ class MainWindow(QMainWindow):
         self.queue_panel = QueuePanel(self.generation.model, self)
         self.metrics_panel = MetricsPanel(self.document, self.take_cache, self.tasks, self)
         self.shot_list = ShotListWidget(self.document, self)
-        self.takes_panel = TakesPanel(self.document, self)
+        self.takes_panel = TakesPanel(
+            self.document,
+            self,
+            take_cache=self.take_cache,
+            seed_locked=lambda: self.inspector.seed_locked,
+            set_seed_locked=self.inspector.set_seed_locked,
+        )
         self.files = FileController(
             self.document, self.dialogs, self.tasks, autosave_interval_ms, self
         )
@@ -130,6 +137,9 @@ class MainWindow(QMainWindow):
             self.tasks,
             self,
             live=self.live_previs,
+        )
+        self.obedience = ObedienceController(
+            self.document, self.viewer, self.take_cache, self.tasks, self
         )
         self.thumbnails = Thumbnails(
             self.document, self.live_previs, self.take_cache, self.tasks, self
@@ -299,6 +309,14 @@ class MainWindow(QMainWindow):
         self.strokes_action = a(
             "show_strokes", "Stroke overlay", self.viewer.strokes_button.setChecked, checkable=True
         )
+        self.obedience_action = a(
+            "toggle_obedience",
+            "Ask versus got overlay",
+            self.obedience.set_enabled,
+            keys="toggle_obedience",
+            checkable=True,
+        )
+        self.obedience.enabled_changed.connect(self.obedience_action.setChecked)
         self.camera_action.setChecked(True)
         self.strokes_action.setChecked(True)
         self.viewer.camera_button.toggled.connect(self.camera_action.setChecked)
@@ -353,9 +371,8 @@ class MainWindow(QMainWindow):
         )
         view_menu.addActions([n["zoom_fit"], n["zoom_100"]])
         view_menu.addSeparator()
-        view_menu.addActions(
-            [self.camera_action, self.strokes_action, n["toggle_previs"], n["toggle_ab"]]
-        )
+        view_menu.addActions([self.camera_action, self.strokes_action, self.obedience_action])
+        view_menu.addActions([n["toggle_previs"], n["toggle_ab"]])
         view_menu.addSeparator()
         panels = view_menu.addMenu("Panels")
         for dock in self.docks:

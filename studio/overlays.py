@@ -6,6 +6,12 @@ keyframe shows where the camera will look. Stroke overlays are each region's out
 filled lightly in its colour, and its path as the anchor travels it, frame by frame
 (`trajectory_offsets`).
 All coordinates are normalised to the frame (0..1), so one overlay fits any zoom or size.
+
+Over a take, the overlays show what the take was made with (its request's own shot,
+`take_shot`), not the shot as edited since; `since_take_note` says what differs. The
+ask-versus-got overlay (`paint_obedience`) draws an `engine.obedience.Obedience`: each
+stroke's asked path dashed beside the path its region took, solid, with the error as a
+label, and the first frame's outline carried by the asked camera against the one seen.
 """
 
 from __future__ import annotations
@@ -15,11 +21,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPolygonF, QTransform
 
 from engine.camera import homographies
+from engine.errors import InvalidRequest
 from engine.motion import MotionStroke, trajectory_offsets
-from engine.project import Shot
+from engine.obedience import Obedience, asked_shot
+from engine.project import Shot, Take
+from engine.takes import shot_changes
+
+from . import theme
 
 #: opacity of a region's tint over the picture
 REGION_ALPHA = 0.28
@@ -192,4 +203,170 @@ def paint_label(painter: QPainter, anchor: QPointF, text: str, colour: QColor) -
     painter.drawText(
         text_box, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text
     )
+    painter.restore()
+
+
+# ----------------------------------------------------------------------------- a take's own request
+
+
+def take_shot(take: Take) -> Shot | None:
+    """The shot `take` was made from, at the take's length; None when it records none."""
+    if not take.request:
+        return None
+    try:
+        shot = asked_shot(take.request)
+    except InvalidRequest:
+        return None
+    frames = take.request.get("frames")
+    if isinstance(frames, int) and frames > 0:
+        shot.duration = frames
+    return shot
+
+
+def since_take_note(shot: Shot, take: Take) -> str:
+    """A quiet line for the picture when the shot's controls moved on since `take` was made
+    ("strokes changed since this take"); "" when the take shows what the shot asks now."""
+    recorded = take.request.get("shot") if take.request else None
+    if not isinstance(recorded, dict):
+        return ""
+    words = shot_changes(shot.to_dict(), recorded)
+    if not words:
+        return ""
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"{listed[0].upper()}{listed[1:]} changed since this take"
+
+
+# ----------------------------------------------------------------------------- ask versus got
+
+ASKED_COLOUR = QColor(theme.WARNING)  # the requested camera
+GOT_COLOUR = QColor(theme.ACCENT)  # the camera the frames show
+
+
+def _points(values: np.ndarray, to_widget: QTransform) -> list[QPointF]:
+    return [to_widget.map(QPointF(float(x), float(y))) for x, y in values]
+
+
+def _haloed(painter: QPainter, path: QPainterPath, colour: QColor, width: float, dashed: bool):
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setPen(QPen(QColor(0, 0, 0, 150), width + 2.5))
+    painter.drawPath(path)
+    pen = QPen(colour, width, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(pen)
+    painter.drawPath(path)
+
+
+def _polyline(points: list[QPointF], closed: bool = False) -> QPainterPath:
+    path = QPainterPath(points[0])
+    for point in points[1:]:
+        path.lineTo(point)
+    if closed:
+        path.closeSubpath()
+    return path
+
+
+def paint_obedience(
+    painter: QPainter, result: Obedience, frame: int, to_widget: QTransform
+) -> list[tuple[QPointF, str, QColor]]:
+    """Draw ask versus got at `frame`; returns the labels to place (anchor, text, colour)
+    so the caller paints them last, above every line."""
+    labels = []
+    t = min(max(frame, 0), result.frames - 1)
+    camera = result.camera
+    if camera is not None:
+        for quads, colour, dashed in (
+            (camera.asked_quads, ASKED_COLOUR, True),
+            (camera.got_quads, GOT_COLOUR, False),
+        ):
+            _haloed(painter, _polyline(_points(quads[t], to_widget), True), colour, 1.6, dashed)
+        for centre, colour, dashed in (
+            (camera.asked_centre, ASKED_COLOUR, True),
+            (camera.got_centre, GOT_COLOUR, False),
+        ):
+            points = _points(centre, to_widget)
+            if len(points) > 1:  # where the first frame's centre travels: the camera's trail
+                _haloed(painter, _polyline(points), colour, 1.4, dashed)
+            here = points[t]
+            for dx, dy in ((7, 0), (0, 7)):
+                line = QPainterPath(here - QPointF(dx, dy))
+                line.lineTo(here + QPointF(dx, dy))
+                _haloed(painter, line, colour, 1.8, False)
+    for stroke in result.strokes:
+        colour = QColor(stroke.color)
+        asked, got = _points(stroke.asked, to_widget), _points(stroke.got, to_widget)
+        if len(asked) > 1:
+            _haloed(painter, _polyline(asked), colour, 2.0, True)
+            _haloed(painter, _polyline(got), colour.lighter(140), 2.6, False)
+        here_asked, here_got = asked[t], got[t]
+        painter.setPen(QPen(QColor(255, 255, 255, 200), 1.2, Qt.PenStyle.DotLine))
+        painter.drawLine(here_asked, here_got)  # the error, now
+        painter.setPen(QPen(colour, 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(here_asked, 6, 6)
+        painter.setPen(QPen(QColor("#ffffff"), 1.5))
+        painter.setBrush(QBrush(colour))
+        painter.drawEllipse(here_got, 5, 5)
+        text = (
+            f"{stroke.name}: {stroke.mean_error_pct:.1f} % off"
+            f" (now {float(stroke.error_pct[t]):.1f} %)"
+        )
+        labels.append((here_got, text, colour))
+    return labels
+
+
+def paint_chip(
+    painter: QPainter, box: QRectF, text: str, align: Qt.AlignmentFlag, dim: bool = False
+) -> QRectF:
+    """A line of text on a dark rounded chip, placed in `box` by `align`; returns its rect."""
+    metrics = painter.fontMetrics()
+    available = max(box.width() - 16, 0.0)
+    advance = metrics.horizontalAdvance(text)
+    if advance > available:
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(available))
+        advance = metrics.horizontalAdvance(text)
+    width = advance + 16
+    height = metrics.height() + 8
+    x = (
+        box.left()
+        if align & Qt.AlignmentFlag.AlignLeft
+        else (
+            box.right() - width
+            if align & Qt.AlignmentFlag.AlignRight
+            else box.center().x() - width / 2
+        )
+    )
+    y = box.bottom() - height if align & Qt.AlignmentFlag.AlignBottom else box.top()
+    chip = QRectF(x, y, width, height)
+    painter.save()
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(12, 14, 18, 190))
+    painter.drawRoundedRect(chip, 4, 4)
+    painter.setPen(QColor(theme.DIM_TEXT if dim else theme.TEXT))
+    painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, text)
+    painter.restore()
+    return chip
+
+
+def paint_obedience_legend(painter: QPainter, box: QRectF, camera: bool) -> None:
+    """Top right of the picture: which line is the ask and which the got."""
+    metrics = painter.fontMetrics()
+    white = QColor(theme.TEXT)
+    items = [("asked", True, white), ("got", False, white)]
+    if camera:
+        items += [("camera asked", True, ASKED_COLOUR), ("camera got", False, GOT_COLOUR)]
+    width = 16 + sum(metrics.horizontalAdvance(t) + 34 for t, _, _ in items)
+    chip = QRectF(box.right() - width, box.top(), width, metrics.height() + 8)
+    painter.save()
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(12, 14, 18, 190))
+    painter.drawRoundedRect(chip, 4, 4)
+    x = chip.left() + 8
+    y = chip.center().y()
+    for text, dashed, colour in items:
+        pen = QPen(colour, 2, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(x, y), QPointF(x + 22, y))
+        painter.setPen(QColor(theme.TEXT))
+        painter.drawText(QPointF(x + 26, y + metrics.ascent() / 2 - 1), text)
+        x += metrics.horizontalAdvance(text) + 34
     painter.restore()

@@ -87,7 +87,8 @@ class QueuePanel(QWidget):
         self.variations_spin.setToolTip("How many variations, with consecutive seeds")
         self.variations_button = QPushButton("Variations", self)
         self.variations_button.setToolTip(
-            "Generate N variations of the shot, seeds seed, seed+1, ..."
+            "Generate N variations of the shot on consecutive seeds: from a new seed, or "
+            "from the one after the locked seed"
         )
         self.variations_button.clicked.connect(
             lambda: self.generate_requested.emit(self.variations_spin.value())

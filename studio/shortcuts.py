@@ -32,6 +32,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("toggle_ab", ("\\",), "Toggle A/B comparison", "Playback"),
     Shortcut("toggle_previs", ("Shift+P",), "Show the previs instead of the take", "Playback"),
     Shortcut(
+        "toggle_obedience", ("O",), "Ask versus got: the take's request beside what it did", "View"
+    ),
+    Shortcut(
         "generate", ("Ctrl+Return", "Ctrl+Enter"), "Generate the shot", "Generate", ("Ctrl+Enter",)
     ),
     Shortcut("cancel", ("Esc",), "Cancel the running job", "Generate"),

@@ -24,7 +24,7 @@ from engine.media import read_keyframe
 from .document import Document
 from .generation import GenerationController
 from .live_previs import LivePrevis, PrevisClip, PrevisFrame
-from .overlays import camera_overlay, stroke_overlays
+from .overlays import camera_overlay, since_take_note, stroke_overlays, take_shot
 from .take_cache import TakeCache
 from .tasks import TaskRunner
 from .viewer import ViewerWidget
@@ -60,6 +60,7 @@ class ShotPresenter(QObject):
         self._overlay_key: tuple | None = None
         self._camera_overlay: tuple | None = None  # (key, CameraOverlay)
         self._stroke_overlays: tuple | None = None  # (key, [StrokeOverlay])
+        self._take_shots: dict[str, object] = {}  # take id -> the Shot its request recorded
         self.previs_mode = False
         self._editing = False  # a tool is mid-gesture: its live frames win over any clip
         self._edit: tuple = (None, None)  # the gesture's (camera, strokes) not yet in the document
@@ -99,7 +100,7 @@ class ShotPresenter(QObject):
             self._overlay_key = None
             return
         project = self.document.project
-        self._update_overlays(shot)
+        self._update_take_overlays(shot)
         if self._live_job:
             return  # previews keep coming; the take replaces them when it is saved
         if self.previs_mode and self.live is not None:
@@ -117,10 +118,34 @@ class ShotPresenter(QObject):
         self._shown_take = ""
         self._show_keyframe()
 
-    def _update_overlays(self, shot) -> None:
+    def _update_take_overlays(self, shot) -> None:
+        """Over a take, the overlays are what the take was made with (its request's shot),
+        and a quiet note says what the shot changed since; otherwise they are the shot's."""
+        take = shot.active()
+        shows_take = (
+            take is not None
+            and not take.missing
+            and not self._live_job
+            and not (self.previs_mode and self.live is not None)
+        )
+        made_with = None
+        if shows_take:
+            if take.id not in self._take_shots:
+                self._take_shots[take.id] = take_shot(take)
+            made_with = self._take_shots[take.id]
+        if made_with is None:
+            self.viewer.set_note("")
+            self._update_overlays(shot)
+            return
+        self.viewer.set_note(since_take_note(shot, take))
+        self._update_overlays(made_with, take.width, take.height)
+
+    def _update_overlays(self, shot, width: int | None = None, height: int | None = None) -> None:
         """Recompute what changed only: a camera drag keeps the strokes' outlines, and back."""
         project = self.document.project
-        key = _overlay_key(shot, project.width, project.height)
+        width = project.width if width is None else width
+        height = project.height if height is None else height
+        key = _overlay_key(shot, width, height)
         if key == self._overlay_key:
             return
         shot_id, width, height, duration, camera, strokes = key
@@ -149,6 +174,7 @@ class ShotPresenter(QObject):
             kind="take",
             keep_position=keep,
             length=shot.duration,  # a trimmed shot plays (and exports) its first frames
+            source=take_id,
         )
 
     # ------------------------------------------------------------------ previs
@@ -181,6 +207,7 @@ class ShotPresenter(QObject):
             camera=camera if camera is not None else shot.camera,
             strokes=list(strokes) if strokes is not None else shot.strokes,
         )
+        self.viewer.set_note("")
         self._update_overlays(edited)
         if not self._live_job:
             self.live.request_frame(shot, self.viewer.current_frame, camera, strokes)
@@ -341,6 +368,7 @@ class ShotPresenter(QObject):
 
     def _on_project_replaced(self) -> None:
         self.take_cache.clear()
+        self._take_shots.clear()
         self._keyframes.clear()
         self._shown_take = ""
         self.refresh(reset=True)

@@ -1,48 +1,126 @@
-"""The current shot's takes: which one is active, compare one against it, delete, re-run."""
+"""The current shot's takes: which one is active, compare one against it, reuse its seed,
+delete, re-run.
+
+Takes of one shot look alike in a list, so each row carries what tells it apart: a small
+picture of its middle frame (from the take cache, made off the GUI thread), its seed,
+backend, steps and time, and what its request changed from the take before it (prompt,
+strokes, camera, seed...), or that it is the same request made again.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QFont
+import numpy as np
+from PySide6.QtCore import QPoint, QSignalBlocker, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.project import Take
+from engine.takes import request_changes
 
 from . import theme
-from .commands import DeleteTake, SetActiveTake
+from .commands import DeleteTake, SetActiveTake, UseTakeSeed
 from .document import Document
+from .take_cache import THUMB_SIZE, TakeCache
+
+#: how each difference between two takes' requests reads in a row
+_CHANGE_WORDS = {
+    "prompt": "prompt changed",
+    "keyframe": "keyframe changed",
+    "strokes": "strokes changed",
+    "camera": "camera changed",
+    "length": "length changed",
+    "seed": "new seed",
+    "backend": "backend changed",
+    "steps": "steps changed",
+    "guidance": "guidance changed",
+    "size": "size changed",
+}
+
+
+def describe_changes(take: Take, previous: Take | None) -> str:
+    """The row's last line: what this take's request changed from the take made before it."""
+    if previous is None:
+        return "first take of this shot"
+    name = previous.label or "the previous take"
+    if not take.request or not previous.request:
+        return f"vs {name}: request not recorded"
+    words = request_changes(take.request, previous.request)
+    if not words:
+        return f"same request as {name}: the same frames"
+    if words == ["seed"]:
+        return f"vs {name}: new seed only"
+    return f"vs {name}: " + ", ".join(_CHANGE_WORDS.get(w, f"{w} changed") for w in words)
+
+
+def describe_take(take: Take) -> str:
+    """The row's second line: how the take was made."""
+    parts = [take.backend]
+    steps = take.request.get("steps") if take.request else None
+    if steps and take.backend != "previs":  # the previs warps the keyframe: no steps to count
+        parts.append(f"{steps} steps")
+    parts.append(f"{take.width}×{take.height} · {take.frames} fr")
+    when = _short_time(take.created)
+    if when:
+        parts.append(when)
+    return " · ".join(parts)
 
 
 class TakesPanel(QWidget):
     compare_requested = Signal(str)  # take id to show as B ("" ends the comparison)
     rerun_requested = Signal(str, object)  # shot id, Take
 
-    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        parent: QWidget | None = None,
+        *,
+        take_cache: TakeCache | None = None,
+        seed_locked: Callable[[], bool] = lambda: False,
+        set_seed_locked: Callable[[bool], None] = lambda locked: None,
+    ) -> None:
         super().__init__(parent)
         self.document = document
+        self.take_cache = take_cache
+        self._seed_locked = seed_locked
+        self._set_seed_locked = set_seed_locked
         self.compare_take = ""
         self.list = QListWidget(self)
         self.list.setAlternatingRowColors(True)
+        self.list.setIconSize(QSize(*THUMB_SIZE))
+        self.list.setSpacing(1)
+        self.list.setUniformItemSizes(True)
         self.list.itemDoubleClicked.connect(lambda item: self.use_selected())
         self.list.currentItemChanged.connect(lambda *_: self._refresh_buttons())
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._on_context_menu)
         self.use_button = QPushButton("Use", self)
         self.use_button.setToolTip("Make the selected take the shot's active take (double-click)")
         self.use_button.clicked.connect(self.use_selected)
         self.compare_button = QPushButton("Compare", self)
         self.compare_button.setCheckable(True)
         self.compare_button.setToolTip(
-            "Compare the selected take with the active one (A/B in the viewer)"
+            "Compare the selected take with the active one: a split wipe in the viewer, "
+            "active take left, this one right (drag the divider; \\ flips to this one)"
         )
         self.compare_button.clicked.connect(self._on_compare_clicked)
+        self.seed_button = QPushButton("Use seed", self)
+        self.seed_button.setToolTip(
+            "Use this take's seed: it becomes the shot's seed and the seed is locked, so "
+            "Generate makes this take's picture again with today's edits (undoable)"
+        )
+        self.seed_button.clicked.connect(self.use_selected_seed)
         self.rerun_button = QPushButton("Re-run", self)
         self.rerun_button.setToolTip("Generate again with exactly the request that made this take")
         self.rerun_button.clicked.connect(self._on_rerun_clicked)
@@ -51,7 +129,13 @@ class TakesPanel(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(6, 6, 6, 0)
-        for button in (self.use_button, self.compare_button, self.rerun_button, self.delete_button):
+        for button in (
+            self.use_button,
+            self.compare_button,
+            self.seed_button,
+            self.rerun_button,
+            self.delete_button,
+        ):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -62,6 +146,9 @@ class TakesPanel(QWidget):
         document.project_replaced.connect(self.refresh)
         document.current_shot_changed.connect(lambda _id: self._on_shot_switched())
         document.takes_changed.connect(self._on_takes_changed)
+        document.shot_changed.connect(self._on_shot_changed)
+        if take_cache is not None:
+            take_cache.thumbnail_ready.connect(self._on_thumbnail_ready)
         self.refresh()
 
     def selected_take(self) -> Take | None:
@@ -76,6 +163,13 @@ class TakesPanel(QWidget):
             if self.list.item(row).data(Qt.ItemDataRole.UserRole) == take_id:
                 self.list.setCurrentRow(row)
 
+    def item_for(self, take_id: str) -> QListWidgetItem | None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == take_id:
+                return item
+        return None
+
     def _on_shot_switched(self) -> None:
         self.set_compare("")
         self.refresh()
@@ -87,6 +181,10 @@ class TakesPanel(QWidget):
                 self.set_compare("")
             self.refresh()
 
+    def _on_shot_changed(self, shot_id: str) -> None:
+        if shot_id == self.document.current_shot_id:
+            self._refresh_buttons()  # the seed button knows whether the seed is in use
+
     def refresh(self) -> None:
         shot = self.document.current_shot
         selected = (
@@ -94,19 +192,22 @@ class TakesPanel(QWidget):
             if self.list.currentItem()
             else None
         )
+        takes = shot.takes if shot else []
         with QSignalBlocker(self.list):
             self.list.clear()
-            for take in reversed(shot.takes if shot else []):
+            for index in reversed(range(len(takes))):
+                take = takes[index]
+                previous = takes[index - 1] if index else None
                 active = take.id == shot.active_take
-                when = _short_time(take.created)
-                marks = ("●  " if active else "    ") + (take.label or take.id)
+                title = ("●  " if active else "") + (take.label or take.id)
+                title += f"  ·  seed {take.seed}"
                 if take.id == self.compare_take:
-                    marks += "   [B]"
+                    title += "   [B]"
                 item = QListWidgetItem(
-                    f"{marks}\n      {take.backend} · seed {take.seed} · {take.width}×{take.height}"
-                    f" · {take.frames} fr{' · ' + when if when else ''}"
+                    f"{title}\n{describe_take(take)}\n{describe_changes(take, previous)}"
                 )
                 item.setData(Qt.ItemDataRole.UserRole, take.id)
+                item.setIcon(self._icon(take))
                 if active:
                     font = QFont(item.font())
                     font.setBold(True)
@@ -114,12 +215,26 @@ class TakesPanel(QWidget):
                 if take.missing:
                     item.setForeground(QColor(theme.DIM_TEXT))
                     item.setToolTip("This take's files are missing from the project folder.")
+                else:
+                    item.setToolTip(f"Made {take.created or 'at an unknown time'}")
                 self.list.addItem(item)
             if selected:
                 self.select_take(selected)
             elif self.list.count():
                 self.list.setCurrentRow(0)
         self._refresh_buttons()
+
+    def _icon(self, take: Take) -> QIcon:
+        folder = self.document.project.folder
+        picture = None
+        if self.take_cache is not None and folder is not None and not take.missing:
+            picture = self.take_cache.thumbnail(Path(folder), take)
+        return _placeholder() if picture is None else _picture_icon(picture)
+
+    def _on_thumbnail_ready(self, take_id: str, picture: np.ndarray) -> None:
+        item = self.item_for(take_id)
+        if item is not None:
+            item.setIcon(_picture_icon(picture))
 
     def _refresh_buttons(self) -> None:
         take = self.selected_take()
@@ -131,6 +246,16 @@ class TakesPanel(QWidget):
         )
         with QSignalBlocker(self.compare_button):
             self.compare_button.setChecked(bool(self.compare_take))
+        self.seed_button.setEnabled(take is not None and shot is not None)
+        if take is not None and shot is not None and take.seed == shot.seed:
+            self.seed_button.setToolTip(
+                f"The shot's seed is already {take.seed}, this take's; pressing locks it."
+            )
+        else:
+            self.seed_button.setToolTip(
+                "Use this take's seed: it becomes the shot's seed and the seed is locked, so "
+                "Generate makes this take's picture again with today's edits (undoable)"
+            )
         self.rerun_button.setEnabled(take is not None and bool(take.request))
         self.delete_button.setEnabled(take is not None)
 
@@ -145,6 +270,16 @@ class TakesPanel(QWidget):
             if take.id == self.compare_take:
                 self.set_compare("")
             self.document.push(SetActiveTake(self.document, shot.id, take.id))
+
+    def use_selected_seed(self) -> None:
+        """The shot's seed becomes the selected take's, locked: one undo step."""
+        take, shot = self.selected_take(), self.document.current_shot
+        if take is not None and shot is not None:
+            self.document.push(
+                UseTakeSeed(
+                    self.document, shot.id, take, self._seed_locked(), self._set_seed_locked
+                )
+            )
 
     def delete_selected(self) -> None:
         take, shot = self.selected_take(), self.document.current_shot
@@ -169,9 +304,49 @@ class TakesPanel(QWidget):
         if take is not None and shot is not None:
             self.rerun_requested.emit(shot.id, take)
 
+    def context_menu(self) -> QMenu:
+        """What a right-click on a take offers: the buttons' actions, for the selected take."""
+        menu = QMenu(self)
+        for button, text in (
+            (self.use_button, "Use this take"),
+            (self.compare_button, "Compare with the active take"),
+            (self.seed_button, "Use this take's seed"),
+            (self.rerun_button, "Re-run this take's request"),
+            (self.delete_button, "Delete this take"),
+        ):
+            action = menu.addAction(text)
+            action.setEnabled(button.isEnabled())
+            action.setToolTip(button.toolTip())
+            action.triggered.connect(button.click)
+        return menu
+
+    def _on_context_menu(self, position: QPoint) -> None:
+        item = self.list.itemAt(position)
+        if item is None:
+            return
+        self.list.setCurrentItem(item)
+        menu = self.context_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.list.viewport().mapToGlobal(position))
+
+
+def _picture_icon(picture: np.ndarray) -> QIcon:
+    height, width = picture.shape[:2]
+    image = QImage(picture.data, width, height, width * 3, QImage.Format.Format_RGB888)
+    return QIcon(QPixmap.fromImage(image.copy()))  # the copy owns its pixels
+
+
+def _placeholder() -> QIcon:
+    pixmap = QPixmap(*THUMB_SIZE)
+    pixmap.fill(QColor(theme.BORDER))
+    return QIcon(pixmap)
+
 
 def _short_time(iso: str) -> str:
     try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%H:%M")
+        stamp = datetime.fromisoformat(iso).astimezone()
     except ValueError:
         return ""
+    if stamp.date() == datetime.now().astimezone().date():
+        return stamp.strftime("%H:%M")
+    return stamp.strftime("%d %b %H:%M")

@@ -6,6 +6,10 @@ moves the camera overlay); a streaming preview is a clip still growing. Playback
 the wall clock (frame = start + elapsed * fps * rate), so a late tick skips a frame rather
 than slowing the clip down, and both skipped and painted frames are counted, which is what
 the playback benchmark reads.
+
+Comparing takes: the active take is A and another take B. By default the picture is split
+by a draggable divider (a wipe, A left and B right); the A/B button (\\) flips to B whole,
+and turning Wipe off compares by flipping only.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class ViewerWidget(QWidget):
     playing_changed = Signal(bool)
     compare_toggled = Signal(bool)  # True while B is shown
     previs_toggled = Signal(bool)  # the user asked for the previs (True) or the take/keyframe
+    obedience_toggled = Signal(bool)  # the ask-versus-got overlay was turned on or off
+    content_changed = Signal()  # another clip, keyframe or preview is on screen (see `source`)
     media_dropped = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -46,6 +52,8 @@ class ViewerWidget(QWidget):
         self._compare: np.ndarray | None = None
         self._labels = ("", "")
         self._showing_b = False
+        self._wipe_on = True  # compare with a split wipe (else by flipping only)
+        self.source = ""  # the take id of the clip on screen ("" for anything else)
         self._length = 0
         self._fps = 24.0
         self._index = 0
@@ -127,6 +135,21 @@ class ViewerWidget(QWidget):
             "A/B", "Compare with another take (\\)", self._on_ab_toggled, True
         )
         self.ab_button.setEnabled(False)
+        self.wipe_button = self._tool(
+            "Wipe",
+            "Split wipe while comparing: A left, B right; drag the divider across the picture",
+            self._on_wipe_toggled,
+            True,
+        )
+        self.wipe_button.setChecked(True)
+        self.wipe_button.setEnabled(False)
+        self.obedience_button = self._tool(
+            "Ask/Got",
+            "Ask versus got (O): the take's requested stroke paths and camera beside what the "
+            "take did, with each stroke's error",
+            self.obedience_toggled.emit,
+            True,
+        )
         self.camera_button = self._tool(
             "Camera", "Show the camera frame", self._on_camera_toggled, True
         )
@@ -166,6 +189,8 @@ class ViewerWidget(QWidget):
         row.addWidget(self.fps_label)
         row.addWidget(self.previs_button)
         row.addWidget(self.ab_button)
+        row.addWidget(self.wipe_button)
+        row.addWidget(self.obedience_button)
         row.addWidget(self.camera_button)
         row.addWidget(self.strokes_button)
         row.addWidget(self.zoom_box)
@@ -208,6 +233,7 @@ class ViewerWidget(QWidget):
         self.pause()
         self._frames, self._compare, self._length, self._index = None, None, 0, 0
         self.kind = "empty"
+        self.source = ""
         self.view.message = message
         self.view.badge = ""
         self.view.set_frame(None)
@@ -236,8 +262,10 @@ class ViewerWidget(QWidget):
         self.view.message = (
             "" if image is not None else missing or "No keyframe: drop an image or video here"
         )
+        self.source = ""
         self._show_index(min(self._index, self._length - 1))  # tells the other playheads
         self._refresh_transport()
+        self.content_changed.emit()
 
     def show_clip(
         self,
@@ -248,12 +276,15 @@ class ViewerWidget(QWidget):
         kind: str = "take",
         keep_position: bool = True,
         length: int | None = None,
+        source: str = "",
     ) -> None:
         """A finished clip (a take, a previs). Keeps the playhead where it was unless told otherwise.
 
         `length` plays the clip over that many frames (cut, or holding its last frame), as
-        the timeline and export do with a trimmed shot.
+        the timeline and export do with a trimmed shot. `source` names the take shown.
         """
+        changed = frames is not self._frames or source != self.source or kind != self.kind
+        self.source = source
         self._frames = frames
         self._fps = fps
         self._length = len(frames) if length is None else max(1, int(length))
@@ -265,6 +296,8 @@ class ViewerWidget(QWidget):
         self._restart_clock(index)
         self._show_index(index)  # tells the other playheads when the frame changed
         self._refresh_transport()
+        if changed:
+            self.content_changed.emit()
 
     def show_preview(
         self, frames: np.ndarray, step: int, total: int, length: int, fps: float
@@ -274,7 +307,9 @@ class ViewerWidget(QWidget):
         self._frames = frames
         self._fps = fps
         self._length = max(length, len(frames))
+        changed = self.kind != "preview"
         self.kind = "preview"
+        self.source = ""
         self.view.overlay_mode = "clip"
         self.view.message = ""
         self._labels = (f"Generating · {step}/{total}", "")
@@ -284,6 +319,8 @@ class ViewerWidget(QWidget):
             index = len(frames) - 1  # follow a streaming clip's newest frame
         self._show_index(min(index, self._length - 1))
         self._refresh_transport()
+        if changed:
+            self.content_changed.emit()
 
     def set_previs_checked(self, checked: bool) -> None:
         """Reflect the presenter's previs mode on the button without asking for it again."""
@@ -308,6 +345,34 @@ class ViewerWidget(QWidget):
     @property
     def showing_b(self) -> bool:
         return self._showing_b
+
+    @property
+    def wiping(self) -> bool:
+        """A and B split by the divider on screen now."""
+        return self._compare is not None and self._wipe_on and not self._showing_b
+
+    def compared_frame(self) -> np.ndarray | None:
+        """B's frame right of the divider while wiping (None otherwise)."""
+        if not self.wiping or not len(self._compare):
+            return None
+        return self._compare[min(self._index, len(self._compare) - 1)]
+
+    def set_wipe(self, on: bool) -> None:
+        self.wipe_button.setChecked(bool(on))
+
+    def set_note(self, note: str) -> None:
+        """A quiet line on the picture, e.g. that the shot changed since the take shown."""
+        if note != self.view.note:
+            self.view.note = note
+            self.view.update()
+
+    def set_obedience(self, result, message: str = "") -> None:
+        """The ask-versus-got overlay for the take on screen (None and "" turn it off)."""
+        self.view.set_obedience(result, message)
+
+    def set_obedience_checked(self, checked: bool) -> None:
+        with QSignalBlocker(self.obedience_button):
+            self.obedience_button.setChecked(checked)
 
     def set_overlays(self, camera: CameraOverlay | None, strokes: list[StrokeOverlay]) -> None:
         self.view.set_overlays(camera, strokes)
@@ -392,7 +457,7 @@ class ViewerWidget(QWidget):
         if frames is None or not len(frames):
             self.view.set_frame(None, index)
         else:
-            self.view.set_frame(frames[min(index, len(frames) - 1)], index)
+            self.view.set_frame(frames[min(index, len(frames) - 1)], index, self.compared_frame())
         side = (
             "B"
             if self._showing_b and self._compare is not None
@@ -402,6 +467,7 @@ class ViewerWidget(QWidget):
         )
         label = self._labels[1] if side == "B" else self._labels[0]
         self.view.badge = f"{side} · {label}" if side else label
+        self.view.badge_b = f"B · {self._labels[1]}" if self.wiping else ""
         self._refresh_position()
         if changed:
             self.frame_changed.emit(index)
@@ -442,6 +508,7 @@ class ViewerWidget(QWidget):
 
     def _set_compare_enabled(self, enabled: bool) -> None:
         self.ab_button.setEnabled(enabled)
+        self.wipe_button.setEnabled(enabled)
         if not enabled:
             self._showing_b = False
             with QSignalBlocker(self.ab_button):
@@ -451,6 +518,10 @@ class ViewerWidget(QWidget):
         self._showing_b = checked and self._compare is not None
         self._show_index(self._index)
         self.compare_toggled.emit(self._showing_b)
+
+    def _on_wipe_toggled(self, checked: bool) -> None:
+        self._wipe_on = checked
+        self._show_index(self._index)
 
     def _on_loop_toggled(self, checked: bool) -> None:
         self.loop = checked

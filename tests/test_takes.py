@@ -112,3 +112,40 @@ def test_nested_takes_in_old_requests_are_dropped_on_load(project):
     nested = {**take.request, "shot": {**take.request["shot"], "takes": [take.to_dict()]}}
     shot.takes.append(Take.from_dict({**take.to_dict(), "request": nested}))
     assert shot.takes[0].request["shot"]["takes"] == []
+
+
+# ----------------------------------------------------------------------------- telling takes apart
+
+
+def test_request_changes_name_what_a_user_changed_and_nothing_else():
+    from engine.motion import MotionStroke, TrajectoryPoint
+    from engine.render import variation_seeds
+    from engine.takes import request_changes, shot_changes
+
+    mask = np.zeros((8, 8), np.float32)
+    mask[2:5, 2:5] = 1
+    stroke = MotionStroke(mask, "move", [TrajectoryPoint(0.3, 0.3), TrajectoryPoint(0.6, 0.3)])
+    shot = Shot(name="One", prompt="a ball", strokes=[stroke])
+    base = GenerationRequest(shot=shot.to_dict(), seed=5).to_dict()
+    assert request_changes(base, base) == []
+    # renaming, recolouring or hiding a stroke steers nothing: not a change
+    shown = Shot(name="One", prompt="a ball", strokes=[stroke])
+    shown.strokes[0] = MotionStroke(
+        mask, "move", stroke.trajectory, name="renamed", color="#00ff00", visible=False,
+        id=stroke.id,
+    )  # fmt: skip
+    assert shot_changes(shown.to_dict(), shot.to_dict()) == []
+    moved = Shot(name="One", prompt="a red ball", strokes=[])
+    other = GenerationRequest(shot=moved.to_dict(), seed=6, steps=30).to_dict()
+    assert request_changes(other, base) == ["prompt", "strokes", "seed", "steps"]
+    assert variation_seeds(2**32 - 1, 3) == [2**32 - 1, 0, 1]
+
+
+def test_load_take_frame_reads_one_frame_clamped(project):
+    from engine.takes import load_take_frame
+
+    shot = project.shots[0]
+    clip = _clip()
+    take = save_take(project.folder, shot.id, clip, _request(project, shot))
+    np.testing.assert_array_equal(load_take_frame(project.folder, take, 2), clip[2])
+    np.testing.assert_array_equal(load_take_frame(project.folder, take, 99), clip[-1])

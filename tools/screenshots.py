@@ -7,8 +7,9 @@ settings folder and a scratch copy of the sample, so nothing of the user's is to
 The backends are slowed down a little for the "during" pictures only; everything else is
 the app as shipped. The real model is a tiny one built from config on the spot (it needs
 the models extra), so nothing is downloaded. Last, a storyboard: a new shot planned from its
-prompt. Writes PNGs into the folder given (default: screenshots/); `--only real-models` or
-`--only storyboard` takes just that part.
+prompt. Then takes: two takes compared, the takes panel, and ask versus got on a take of the
+built-in model. Writes PNGs into the folder given (default: screenshots/); `--only
+real-models`, `--only storyboard` or `--only takes` takes just that part.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument(
         "--only",
-        choices=("studio", "real-models", "storyboard"),
+        choices=("studio", "real-models", "storyboard", "takes"),
         help="take only one part (default: all)",
     )
     args = parser.parse_args(argv)
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         _shoot_real_model(window, scratch, shoot, settle, wait_until)
     if args.only in (None, "storyboard"):
         _shoot_storyboard(window, shoot, settle, wait_until)
+    if args.only in (None, "takes"):
+        _shoot_takes(window, shoot, settle, wait_until)
 
     window.shutdown()
     window.close()
@@ -246,6 +249,46 @@ def _shoot_storyboard(window, shoot, settle, wait_until) -> None:
     window.viewer.seek(20)
     settle(600)
     shoot(window, "storyboard.png")
+
+
+def _shoot_takes(window, shoot, settle, wait_until) -> None:
+    """Two takes of the meadow shot (the previs, then the built-in model): the takes panel
+    with their pictures and what differs, ask versus got on the model's take, and the two
+    compared with a split wipe."""
+    from studio.commands import SetShotSetting
+
+    document = window.document
+    shot = document.project.shots[0]
+    document.set_current_shot(shot.id)
+    known = len(shot.takes)
+    window.takes_dock.raise_()
+    window.generate()  # the previs, as the sample is set up
+    wait_until(lambda: len(shot.takes) > known and window.generation.active_jobs == 0, 120)
+    box = window.inspector.backend_box
+    box.setCurrentIndex(box.findData("builtin"))
+    box.activated.emit(box.currentIndex())
+    document.push(SetShotSetting(document, shot.id, "steps", 8))
+    window.generate()
+    wait_until(lambda: len(shot.takes) > known + 1 and window.generation.active_jobs == 0, 600)
+    wait_until(lambda: window.viewer.kind == "take")
+    window.viewer.pause()
+    window.viewer.seek(40)
+    window.takes_dock.raise_()
+    window.obedience.set_enabled(True)
+    wait_until(lambda: window.viewer.view.obedience is not None, timeout=120)
+    settle(600)
+    shoot(window, "takes-ask-vs-got.png")
+    shoot(window.takes_panel, "takes-panel.png")
+    window.obedience.set_enabled(False)
+    panel = window.takes_panel
+    panel.select_take(shot.takes[known].id)
+    panel.compare_button.click()
+    wait_until(lambda: window.viewer.wiping and window.viewer.compared_frame() is not None)
+    window.viewer.view.wipe = 0.45
+    window.viewer.seek(40)
+    settle(400)
+    shoot(window, "takes-wipe.png")
+    panel.compare_button.click()
 
 
 def _drag(widget, points, settle) -> None:

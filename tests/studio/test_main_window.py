@@ -89,7 +89,7 @@ def test_generate_streams_previews_then_the_take_plays(qtbot, window, sample):
     np.testing.assert_array_equal(
         window.viewer.displayed_frame(), window.take_cache.get(take.id)[frame]
     )
-    assert "Add Take 1" in window.undo_action.text()
+    assert "Use Take 1 (generated)" in window.undo_action.text()
 
 
 def test_export_writes_an_mp4_that_ffprobe_accepts(qtbot, window, tmp_path):
@@ -148,7 +148,8 @@ def test_a_failed_job_says_why_and_the_queue_moves_on(qtbot, make_window, sample
     backend = SlowPrevis(delay=0.0, fail="the GPU caught fire")
     window = make_window(engine_factory=engine_with(lambda name: backend), project=sample)
     shot = window.document.current_shot
-    shot.seed = 10  # 10 works, 11 fails, 12 works
+    window.inspector.lock_box.setChecked(True)
+    shot.seed = 9  # locked variations start one past it: 10 works, 11 fails, 12 works
     jobs = window.generation.generate(3)
     seeds = [window.generation.model.record(j).seed for j in jobs]
     assert seeds == [10, 11, 12]
@@ -456,17 +457,18 @@ def test_playback_shortcuts(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_K)
 
 
-def test_ctrl_enter_generates_and_ctrl_z_undoes(qtbot, window):
+def test_ctrl_enter_generates_and_ctrl_z_undoes_making_it_active(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    finished_take(qtbot, window)
+    take = finished_take(qtbot, window)
+    shot = window.document.current_shot
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert window.document.current_shot.takes == []
+    assert shot.takes == [take] and shot.active_take is None  # the take stays, not in use
     qtbot.keyClick(
         window,
         Qt.Key.Key_Z,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
-    assert len(window.document.current_shot.takes) == 1
+    assert shot.takes == [take] and shot.active_take == take.id
 
 
 def test_help_lists_the_shortcuts(window, qtbot):

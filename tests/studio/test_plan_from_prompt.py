@@ -92,4 +92,4 @@ def test_generate_on_the_builtin_model_plans_a_bare_shot_first(qtbot, make_windo
     steps = window.document.undo_stack.count()
     with qtbot.waitSignal(window.generation.take_added, timeout=FINISH_TIMEOUT):
         assert len(window.generate()) == 1
-    assert window.document.undo_stack.count() == steps + 1  # the take, no second plan
+    assert window.document.undo_stack.count() == steps + 2  # a new seed, the take; no plan
