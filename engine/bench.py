@@ -226,13 +226,13 @@ def bench_metrics() -> dict:
     return results
 
 
-def _studio_benchmark(function: str) -> Callable[[], dict]:
+def _studio_benchmark(function: str, **kwargs) -> Callable[[], dict]:
     """A benchmark of the studio, found by name at run time: the engine never imports it."""
 
     def run() -> dict:
         import importlib
 
-        return getattr(importlib.import_module("studio.bench"), function)()
+        return getattr(importlib.import_module("studio.bench"), function)(**kwargs)
 
     run.__doc__ = f"studio.bench.{function}"
     return run
@@ -250,6 +250,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "farm": bench_farm,
     # the studio: worst event-loop stall while generating, 1080p60 playback, live previs drag
     "gui-stall": _studio_benchmark("bench_gui_stall"),
+    "gui-stall-builtin": _studio_benchmark("bench_gui_stall", backend="builtin"),
     "viewer": _studio_benchmark("bench_viewer"),
     "previs-drag": _studio_benchmark("bench_previs_drag"),
 }

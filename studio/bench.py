@@ -111,8 +111,13 @@ def bench_gui_stall(
         window.files.open_path(project, offer_recovery=False)
         _run_for(app, 1.0, until=lambda: window.viewer.view.has_image)
         shot = window.document.current_shot
-        if backend:
+        if backend:  # as choosing it in the inspector does: the backend's own defaults
+            from engine.backends import create_backend
+
+            caps = create_backend(backend).capabilities()
             shot.settings.backend = backend
+            shot.settings.steps = caps.default_steps or shot.settings.steps
+            shot.settings.guidance = caps.default_guidance or shot.settings.guidance
         if size:
             window.document.project.width, window.document.project.height = size
         probe = _StallProbe()
