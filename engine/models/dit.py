@@ -211,7 +211,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         hidden = int(d * cfg.mlp_ratio)
         self.mlp = nn.Sequential(
-            nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d)
+            nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d)
         )
         self.table = nn.Parameter(torch.randn(6, d) / d**0.5)
 
