@@ -7,7 +7,27 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: run test test-all lint bench render sysdeps screenshots clean
+.PHONY: run test test-all lint bench render sysdeps xcb-libs display-libs screenshots clean
+
+# The X11 libraries Qt's xcb plugin loads (libxcb-cursor0 above all: without it the window
+# never opens). Installed with apt when missing and we are root; otherwise the line to run.
+XCB_LIBS := libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0 libxcb-xinerama0
+XCB_INSTALL = if command -v dpkg >/dev/null 2>&1 && ! dpkg -s $(XCB_LIBS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing the X11 libraries Qt's xcb plugin needs..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS) >/dev/null; \
+	  else \
+	    echo "note: the studio window needs X11 libraries: sudo apt install $(XCB_LIBS)"; \
+	  fi; \
+	fi
+
+xcb-libs:
+	@$(XCB_INSTALL)
+
+# Only where a window can open: `make run` over ssh or in CI installs nothing.
+display-libs:
+	@if [ -n "$$DISPLAY" ] || [ -n "$$WAYLAND_DISPLAY" ]; then $(XCB_INSTALL); fi
 
 # System tools the tests and screenshots use: ffprobe (ffmpeg), Xvfb, xdotool, ImageMagick.
 # Installed with apt when missing and we are root; otherwise only a hint is printed.
@@ -32,7 +52,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) display-libs
 	$(BIN)/kinema
 
 render: $(STAMP)
@@ -51,16 +71,9 @@ bench: $(STAMP)
 	$(BIN)/kinema bench all
 
 # PNGs of the studio before, during and after a previs generation, plus the Help page, for
-# the README. Runs the real window under Xvfb (Qt's xcb plugin needs the libxcb-* below;
-# without them Qt falls back to its offscreen renderer, which draws the same pixels).
-XCB_LIBS := libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 \
-	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0 libxcb-xinerama0
-screenshots: $(STAMP) sysdeps
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	   ! dpkg -s $(XCB_LIBS) >/dev/null 2>&1; then \
-	  echo "Installing the X11 libraries Qt's xcb plugin needs..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(XCB_LIBS) >/dev/null; \
-	fi
+# the README. Runs the real window under Xvfb (Qt's xcb plugin needs XCB_LIBS; without them
+# Qt falls back to its offscreen renderer, which draws the same pixels).
+screenshots: $(STAMP) sysdeps xcb-libs
 	QT_QPA_PLATFORM="xcb;offscreen" xvfb-run -a -s "-screen 0 1920x1200x24" \
 	  $(BIN)/python tools/screenshots.py screenshots
 

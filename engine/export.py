@@ -2,7 +2,10 @@
 
 Each shot contributes exactly `shot.duration` frames, as the timeline lays it out: a take
 longer than its (trimmed) shot is cut, a shorter one holds its last frame, so the frame
-under the studio's playhead is the frame written there.
+under the studio's playhead is the frame written there. A take of another size than the
+sequence is scaled to fit inside it and letterboxed (or pillarboxed), never stretched.
+None of that is silent: `take_fit` says, per take, what does not match and what export
+does about it, for the takes panel's badge and the Export dialog's list.
 
 `plan_export` decides what to write from the document (which takes, in which order, at
 which size) and freezes it, so a later edit cannot change a running export; `run_export`
@@ -85,6 +88,7 @@ class ExportPlan:
     height: int = 0
     fps: float = 24.0
     project: dict = field(default_factory=dict)  # name, size and rate, for the recipe
+    fitted: tuple[str, ...] = ()  # per mismatched take, what export does with it
 
     @property
     def takes(self) -> tuple[Take, ...]:
@@ -93,6 +97,114 @@ class ExportPlan:
     @property
     def total_frames(self) -> int:
         return sum(item.length for item in self.items)
+
+
+@dataclass(frozen=True)
+class TakeFit:
+    """How a take fits its shot in the sequence: what differs, and what export does."""
+
+    size: str = ""  # "1280x720 take in a 768x432 project", or ""
+    length: str = ""  # "take is 2.00 s, shot is 3.00 s", or ""
+    rate: str = ""  # "30 fps take in a 24 fps project", or ""
+    actions: tuple[str, ...] = ()  # what export does about it, one phrase per difference
+
+    @property
+    def matches(self) -> bool:
+        return not (self.size or self.length or self.rate)
+
+    @property
+    def badge(self) -> str:
+        """The differences in one line ("" when the take fits)."""
+        return "; ".join(p for p in (self.size, self.length, self.rate) if p)
+
+    @property
+    def export_note(self) -> str:
+        """What export does with this take, as a clause: "scaled to fit, letterboxed"."""
+        return ", ".join(self.actions)
+
+
+def take_fit(project: Project, shot, take: Take, *, check_size: bool = True) -> TakeFit:
+    """Compare a take with its shot and the project (size only when `check_size`: a lone
+    shot's export keeps its take's own size)."""
+    size = length = rate = ""
+    actions: list[str] = []
+    fps = project.fps
+    if check_size and (take.width, take.height) != (project.width, project.height):
+        size = f"{take.width}x{take.height} take in a {project.width}x{project.height} project"
+        same_shape = abs(take.width * project.height - take.height * project.width) <= max(
+            take.width, take.height
+        )
+        actions.append("scaled to fit" if same_shape else "scaled to fit, " + _bars(take, project))
+    if take.frames != shot.duration:
+        length = f"take is {take.frames / fps:.2f} s, shot is {shot.duration / fps:.2f} s"
+        extra = abs(shot.duration - take.frames) / fps
+        actions.append(
+            f"trimmed by {extra:.2f} s"
+            if take.frames > shot.duration
+            else f"last frame held for {extra:.2f} s"
+        )
+    if abs(take.fps - fps) > 1e-3:
+        rate = f"{take.fps:g} fps take in a {fps:g} fps project"
+        actions.append(f"played at {fps:g} fps")
+    return TakeFit(size, length, rate, tuple(actions))
+
+
+def _bars(take: Take, project: Project) -> str:
+    wider = take.width * project.height > take.height * project.width
+    return "letterboxed" if wider else "pillarboxed"
+
+
+def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`frame` scaled to fit inside `width` x `height`, centred on black: never stretched."""
+    h, w = frame.shape[:2]
+    if (w, h) == (width, height):
+        return frame
+    scale = min(width / w, height / h)
+    fit_w = min(width, max(1, round(w * scale)))
+    fit_h = min(height, max(1, round(h * scale)))
+    if abs(fit_w - width) <= 1 and abs(fit_h - height) <= 1:  # the same shape: fill it
+        fit_w, fit_h = width, height
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    scaled = cv2.resize(frame, (fit_w, fit_h), interpolation=interp)
+    if (fit_w, fit_h) == (width, height):
+        return scaled
+    out = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - fit_w) // 2, (height - fit_h) // 2
+    out[y0 : y0 + fit_h, x0 : x0 + fit_w] = scaled
+    return out
+
+
+@dataclass(frozen=True)
+class ExportReview:
+    """What an export of a scope would meet, before anything is asked of the disk."""
+
+    missing: tuple[tuple[str, str], ...] = ()  # (shot id, "Shot 2 'Push in'") without a take
+    lost: tuple[str, ...] = ()  # shots whose active take's files are gone
+    mismatched: tuple[tuple[str, str], ...] = ()  # (shot id, what export does with its take)
+
+
+def shots_in_scope(project: Project, shot_id: str | None, scope: str) -> list:
+    if scope == "shot":
+        shot = project.shot(shot_id) if shot_id else None
+        return [shot] if shot is not None else []
+    return list(project.shots)
+
+
+def review_export(project: Project, shot_id: str | None, scope: str) -> ExportReview:
+    """Which shots of the scope have no take, and what export does with each mismatched one."""
+    missing, lost, mismatched = [], [], []
+    for shot in shots_in_scope(project, shot_id, scope):
+        label = f"Shot {project.shots.index(shot) + 1} '{shot.name}'"
+        take = shot.active()
+        if take is None:
+            missing.append((shot.id, label))
+        elif take.missing:
+            lost.append(label)
+        else:
+            fit = take_fit(project, shot, take, check_size=scope != "shot")
+            if not fit.matches:
+                mismatched.append((shot.id, f"{label}: {fit.badge}: {fit.export_note}."))
+    return ExportReview(tuple(missing), tuple(lost), tuple(mismatched))
 
 
 def output_codec(path: Path, codec: str | None) -> Codec:
@@ -128,7 +240,7 @@ def plan_export(project: Project, shot_id: str | None, options: ExportOptions) -
         shots = list(project.shots)
         if not shots:
             raise InvalidRequest("The project has no shots to export.")
-    items = []
+    items, notes = [], []
     for shot in shots:
         take = shot.active()
         if take is None:
@@ -141,6 +253,9 @@ def plan_export(project: Project, shot_id: str | None, options: ExportOptions) -
                 f"The active take of shot '{shot.name}' is missing from the project folder."
             )
         items.append(ExportItem(shot.id, shot.name, take, shot.duration))
+        fit = take_fit(project, shot, take, check_size=options.scope != "shot")
+        if not fit.matches:
+            notes.append(f"'{shot.name}': {fit.export_note}.")
     codec = get_codec(options.codec) if options.codec else None
     path = options.path
     if codec is not None and not is_timeline(path):
@@ -160,7 +275,9 @@ def plan_export(project: Project, shot_id: str | None, options: ExportOptions) -
         width, height = project.width, project.height
     fps = options.fps or (items[0].take.fps if options.scope == "shot" else project.fps)
     info = {**project_info(project), "width": width, "height": height, "fps": float(fps)}
-    return ExportPlan(options, project.folder, tuple(items), width, height, float(fps), info)
+    return ExportPlan(
+        options, project.folder, tuple(items), width, height, float(fps), info, tuple(notes)
+    )
 
 
 def _take_frames(plan: ExportPlan, item: ExportItem, check) -> Iterator[np.ndarray]:
@@ -170,10 +287,7 @@ def _take_frames(plan: ExportPlan, item: ExportItem, check) -> Iterator[np.ndarr
         check()
     clip = load_take_frames(plan.project_folder, item.take)
     for t in range(item.length):
-        frame = clip[min(t, len(clip) - 1)]
-        if frame.shape[:2] != (plan.height, plan.width):
-            frame = cv2.resize(frame, (plan.width, plan.height), interpolation=cv2.INTER_AREA)
-        yield frame
+        yield fit_frame(clip[min(t, len(clip) - 1)], plan.width, plan.height)
 
 
 def run_export(
@@ -195,7 +309,7 @@ def run_export(
         )
         pieces.append(Piece(recipe, lambda item=item: _take_frames(plan, item, check)))
     options = plan.options
-    return deliver(
+    delivered = deliver(
         options.path,
         pieces,
         plan.fps,
@@ -205,6 +319,7 @@ def run_export(
         preset=options.preset,
         progress=progress,
     )
+    return replace(delivered, notes=(*plan.fitted, *delivered.notes))
 
 
 def deliver(
@@ -290,9 +405,14 @@ __all__ = [
     "ExportItem",
     "ExportOptions",
     "ExportPlan",
+    "ExportReview",
     "Piece",
+    "TakeFit",
     "deliver",
     "output_codec",
+    "fit_frame",
     "plan_export",
+    "review_export",
     "run_export",
+    "take_fit",
 ]

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
 BACKUP_FILE = "project.json.bak"
+TRASH = ".trash"  # undone imports wait here until the project closes
 SUFFIX = ".kinema"
 MIN_SIDE, MAX_SIDE = 16, 4096
 
@@ -161,14 +162,48 @@ class Take:
         )
 
 
+def default_backend() -> str:
+    """The backend a new shot starts on (and a file's shot that names none): the built-in
+    model, which follows the prompt, wherever its weights are installed; only without them
+    the instant previs, which moves the keyframe and ignores the prompt
+    (`default_backend_note` says so)."""
+    return "previs" if default_backend_note() else "builtin"
+
+
+def default_backend_note() -> str:
+    """Why new shots use the previs rather than the built-in model, or "" when they do not."""
+    from .backends.builtin import BuiltinBackend
+
+    missing = BuiltinBackend().capabilities().unavailable
+    return f"New shots use the previs, which ignores the prompt: {missing}" if missing else ""
+
+
+def backend_defaults(backend: str) -> tuple[int, float]:
+    """The steps and guidance a shot starts at on `backend` (what its model was tuned at)."""
+    from .backends import BACKENDS, Capabilities, create_backend
+
+    caps = create_backend(backend).capabilities() if backend in BACKENDS else Capabilities
+    return caps.default_steps, caps.default_guidance
+
+
 @dataclass
 class ShotSettings:
-    """How the shot is generated: which backend and its knobs."""
+    """How the shot is generated: which backend and its knobs.
 
-    backend: str = "previs"
-    steps: int = 20
-    guidance: float = 5.0
+    Left out, the backend is `default_backend()` and steps and guidance are that backend's
+    own defaults (a few-step model is not run at another model's step count).
+    """
+
+    backend: str = field(default_factory=lambda: default_backend())
+    steps: int = None  # type: ignore[assignment]  # None: the backend's default
+    guidance: float = None  # type: ignore[assignment]  # None: the backend's default
     guide_strength: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.steps is None or self.guidance is None:
+            steps, guidance = backend_defaults(self.backend)
+            self.steps = steps if self.steps is None else self.steps
+            self.guidance = guidance if self.guidance is None else self.guidance
 
     def to_dict(self) -> dict:
         return {
@@ -182,15 +217,15 @@ class ShotSettings:
     def from_dict(cls, data: object, field: str = "settings") -> ShotSettings:
         if not isinstance(data, dict):
             raise ProjectError("must be an object", field)
-        d = cls()
-        backend = _str(data, "backend", field, d.backend)
+        backend = _str(data, "backend", field) if "backend" in data else default_backend()
         if not backend:
             raise ProjectError("must name a backend", f"{field}.backend")
+        steps, guidance = backend_defaults(backend)
         return cls(
             backend=backend,
-            steps=_int(data, "steps", field, 1, 1000, d.steps),
-            guidance=_float(data, "guidance", field, 0.0, 50.0, d.guidance),
-            guide_strength=_float(data, "guide_strength", field, 0.0, 1.0, d.guide_strength),
+            steps=_int(data, "steps", field, 1, 1000, steps),
+            guidance=_float(data, "guidance", field, 0.0, 50.0, guidance),
+            guide_strength=_float(data, "guide_strength", field, 0.0, 1.0, 0.6),
         )
 
 
@@ -537,6 +572,49 @@ class Project:
         except OSError as error:
             raise _write_error(error, f"'{source.name}' into the project") from error
         return relative
+
+    # -- undone imports: out of media/ at once, gone when the project closes
+
+    def trash_media(self, relative: str) -> bool:
+        """Move an imported file that no shot uses any more out of `media/` into the
+        project's `.trash/` (an undone import), so a redo can bring it back; True if moved."""
+        if self.folder is None or any(s.keyframe == relative for s in self.shots):
+            return False
+        try:
+            source = inside(self.folder, relative, "The imported file")
+            if not source.is_file() or source.is_symlink():
+                return False
+            target = inside(self.folder, f"{TRASH}/{relative}", "The trash")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        except (ProjectError, OSError) as error:
+            log.warning("kept %s in media: %s", relative, error)
+            return False
+        return True
+
+    def restore_media(self, relative: str) -> bool:
+        """Bring a file `trash_media` moved back to where it was (a redone import)."""
+        if self.folder is None:
+            return False
+        try:
+            source = inside(self.folder, f"{TRASH}/{relative}", "The trash")
+            target = inside(self.folder, relative, "The imported file")
+            if not source.is_file() or target.exists():
+                return False
+            os.replace(source, target)
+        except (ProjectError, OSError) as error:
+            log.warning("could not restore %s: %s", relative, error)
+            return False
+        return True
+
+    def empty_trash(self) -> None:
+        """Delete what undone imports left in `.trash/` (on close, or when the project opens
+        after a crash): nothing can redo them any more."""
+        if self.folder is None:
+            return
+        trash = self.folder / TRASH
+        if trash.is_dir() and not trash.is_symlink():
+            shutil.rmtree(trash, ignore_errors=True)
 
 
 def _is_file(path: Path) -> bool:

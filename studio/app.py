@@ -99,6 +99,50 @@ def install_excepthook(log_path: Path, saved_state: Callable[[], str] | None = N
     sys.excepthook = hook
 
 
+#: library (as ctypes finds it) -> the Debian/Ubuntu package holding it; Qt's xcb plugin
+#: loads them all, and without any one the window never opens (libxcb-cursor0 most often)
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xcb-shape": "libxcb-shape0",
+    "xcb-xkb": "libxcb-xkb1",
+    "xcb-randr": "libxcb-randr0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+}
+
+
+def xcb_problem(environ=None, find_library=None) -> str:
+    """The sentence to print when Qt would need its xcb plugin and the X11 libraries it
+    loads are missing (Qt's own message names a plugin, not a package); "" otherwise.
+
+    Only when xcb is the one platform Qt would try: on Linux with a display, and
+    QT_QPA_PLATFORM unset or plain "xcb" (a list such as "xcb;offscreen" has a fallback).
+    """
+    import ctypes.util
+
+    environ = os.environ if environ is None else environ
+    find_library = find_library or ctypes.util.find_library
+    if not sys.platform.startswith("linux"):
+        return ""
+    platform = environ.get("QT_QPA_PLATFORM", "").strip()
+    if platform and platform != "xcb":
+        return ""
+    if not environ.get("DISPLAY") or (not platform and environ.get("WAYLAND_DISPLAY")):
+        return ""  # no X display, or a Wayland session Qt draws on directly
+    missing = [package for lib, package in XCB_LIBRARIES.items() if find_library(lib) is None]
+    if not missing:
+        return ""
+    names = " ".join(missing)
+    what = f"the X11 librar{'ies' if len(missing) > 1 else 'y'} {', '.join(missing)}"
+    return (
+        f"Kinema needs {what} to open its window: install "
+        f"{'them' if len(missing) > 1 else 'it'} with `sudo apt install {names}`."
+    )
+
+
 def create_application(argv: list[str]) -> QApplication:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "kinema", *argv])
     app.setApplicationName("Kinema")
@@ -124,6 +168,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     args, qt_args = parse_args(list(sys.argv[1:] if argv is None else argv))
     log_path = setup_logging(args.verbose)
+    if problem := xcb_problem():
+        log.error("%s", problem)
+        sys.stderr.write(problem + "\n")
+        return 1
     app = create_application(qt_args)
     install_excepthook(log_path)
 

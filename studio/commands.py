@@ -134,6 +134,25 @@ class SetShotField(_FieldEdit):
         self.document.shot_changed.emit(self.shot_id)
 
 
+class ImportKeyframe(SetShotField):
+    """A keyframe just copied into `media/`: undo takes the copy out of `media/` too (into
+    the project's trash, emptied on close) unless another shot uses it; redo brings it back."""
+
+    def __init__(self, document: Document, shot_id: str, relative: str, text: str):
+        super().__init__(document, shot_id, "keyframe", relative, text, merge=False)
+        self.project = document.project
+
+    def redo(self) -> None:
+        if self.document.project is self.project:
+            self.project.restore_media(self.value)
+        super().redo()
+
+    def undo(self) -> None:
+        super().undo()
+        if self.document.project is self.project:
+            self.project.trash_media(self.value)
+
+
 class SetShotSetting(_FieldEdit):
     """One of a shot's generation settings: backend, steps, guidance, guide strength."""
 

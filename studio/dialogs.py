@@ -56,11 +56,17 @@ class Dialogs:
         )
         return Path(path) if path else None
 
-    def export_options(self, defaults: ExportOptions, has_sequence: bool) -> ExportOptions | None:
+    def export_options(self, defaults: ExportOptions, has_sequence: bool, **kwargs):
+        """The Export dialog: `ExportOptions`, `GenerateFirst` (shots to make first) or None.
+        `review` and `check` (keyword) let it list missing takes and show refusals inline."""
         from .export_dialog import ExportDialog
 
-        dialog = ExportDialog(defaults, has_sequence, self.parent)
-        return dialog.options() if dialog.exec() else None
+        dialog = ExportDialog(defaults, has_sequence, self.parent, **kwargs)
+        try:
+            dialog.exec()
+            return dialog.choice()
+        finally:
+            dialog.deleteLater()
 
     def model_folder_path(self, start: Path | None) -> Path | None:
         folder = QFileDialog.getExistingDirectory(

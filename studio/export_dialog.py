@@ -1,7 +1,17 @@
-"""The Export dialog: shot or sequence; a file, frames or a timeline; codec, quality, where."""
+"""The Export dialog: shot or sequence; a file, frames or a timeline; codec, quality, where.
+
+Before anything is written it says what the export would meet (`engine.export.review_export`):
+the shots that have no take yet, with "Generate missing" (the dialog closes, those shots
+are queued, and the export runs once they have takes), and the takes that do not match
+their shot, with what export does with each (letterbox, trim, hold the last frame) and
+"Regenerate these". A refusal (a folder that does not exist, a codec that cannot hold the
+choice) is shown inside the dialog, which stays open with everything as the user set it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -21,24 +31,76 @@ from PySide6.QtWidgets import (
 )
 
 from engine.codecs import CODECS, PRESETS
-from engine.export import TIMELINE_CODEC
+from engine.export import TIMELINE_CODEC, ExportReview
 from engine.timelines import TIMELINE_LABELS
 
+from . import theme
 from .export import ExportOptions
+
+#: scope -> what the export would meet; a refusal sentence for options, or ""
+Review = Callable[[str], ExportReview]
+Check = Callable[[ExportOptions], str]
+
+
+@dataclass(frozen=True)
+class GenerateFirst:
+    """The user asked to generate shots first; the export runs with `options` afterwards."""
+
+    options: ExportOptions
+    shot_ids: tuple[str, ...]
 
 
 class ExportDialog(QDialog):
-    def __init__(self, defaults: ExportOptions, has_sequence: bool, parent: QWidget | None = None):
+    def __init__(
+        self,
+        defaults: ExportOptions,
+        has_sequence: bool,
+        parent: QWidget | None = None,
+        *,
+        review: Review | None = None,
+        check: Check | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
+        self._review = review
+        self._check = check
+        self._generate_ids: tuple[str, ...] = ()
+        self._missing_ids: tuple[str, ...] = ()
+        self._mismatched_ids: tuple[str, ...] = ()
         form = QFormLayout(self)
         self.scope_box = QComboBox(self)
         self.scope_box.addItem("This shot (active take)", "shot")
         self.scope_box.addItem("Whole sequence (every shot's active take)", "sequence")
         self.scope_box.model().item(1).setEnabled(has_sequence)
-        self.scope_box.setCurrentIndex(self.scope_box.findData(defaults.scope))
+        self.scope_box.setCurrentIndex(
+            max(0, self.scope_box.findData(defaults.scope if has_sequence else "shot"))
+        )
         form.addRow("Export", self.scope_box)
+
+        self.missing_label = QLabel(self)
+        self.missing_label.setWordWrap(True)
+        self.missing_label.setStyleSheet(f"color: {theme.WARNING};")
+        self.generate_missing_button = QPushButton("Generate missing", self)
+        self.generate_missing_button.setToolTip(
+            "Queue every shot listed here; the export starts once they all have a take"
+        )
+        self.generate_missing_button.clicked.connect(
+            lambda: self._generate_first(self._missing_ids)
+        )
+        form.addRow(self.missing_label)
+        form.addRow("", self.generate_missing_button)
+        self.mismatch_label = QLabel(self)
+        self.mismatch_label.setWordWrap(True)
+        self.mismatch_label.setObjectName("dim")
+        self.regenerate_button = QPushButton("Regenerate these", self)
+        self.regenerate_button.setToolTip(
+            "Generate these shots again at the project's size and their own length; the "
+            "export starts once they are done"
+        )
+        self.regenerate_button.clicked.connect(lambda: self._generate_first(self._mismatched_ids))
+        form.addRow(self.mismatch_label)
+        form.addRow("", self.regenerate_button)
 
         self.timeline_box = QComboBox(self)
         self.timeline_box.addItem("One file (or one folder of frames)", "")
@@ -86,12 +148,18 @@ class ExportDialog(QDialog):
         self.note_label = QLabel(self)
         self.note_label.setWordWrap(True)
         form.addRow(self.note_label)
+        self.error_label = QLabel(self)
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(f"color: {theme.DANGER};")
+        self.error_label.hide()
+        form.addRow(self.error_label)
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self.accept)
+        self.export_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.export_button.setText("Export")
+        buttons.accepted.connect(self._on_export_clicked)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
         self._crf_defaults = {} if defaults.crf is None else {defaults.codec: defaults.crf}
@@ -100,6 +168,67 @@ class ExportDialog(QDialog):
         self._on_codec_changed()
         if defaults.preset:
             self.preset_box.setCurrentIndex(self.preset_box.findData(defaults.preset))
+        self.scope_box.currentIndexChanged.connect(self._show_review)
+        self._show_review()
+
+    # -- what the export would meet
+
+    def _show_review(self) -> None:
+        review = self._review(self.scope_box.currentData()) if self._review else ExportReview()
+        self._missing_ids = tuple(shot_id for shot_id, _label in review.missing)
+        self._mismatched_ids = tuple(shot_id for shot_id, _line in review.mismatched)
+        lines = []
+        if review.missing:
+            names = ", ".join(label for _id, label in review.missing)
+            count = len(review.missing)
+            lines.append(f"{count} shot{'s' if count > 1 else ''} without a take: {names}.")
+        if review.lost:
+            lines.append(
+                "Active take missing from the project folder: " + ", ".join(review.lost) + "."
+            )
+        self.missing_label.setText(" ".join(lines))
+        self.missing_label.setVisible(bool(lines))
+        self.generate_missing_button.setVisible(bool(review.missing))
+        self.generate_missing_button.setText(
+            f"Generate missing ({len(review.missing)})" if review.missing else "Generate missing"
+        )
+        if review.mismatched:
+            text = "Takes that do not match their shot:\n" + "\n".join(
+                f"• {line}" for _id, line in review.mismatched
+            )
+        else:
+            text = ""
+        self.mismatch_label.setText(text)
+        self.mismatch_label.setVisible(bool(text))
+        self.regenerate_button.setVisible(bool(review.mismatched))
+        blocked = bool(review.missing or review.lost)
+        self.export_button.setEnabled(not blocked)
+        self.export_button.setToolTip(
+            "Every shot needs a take first: generate the missing ones" if blocked else ""
+        )
+        self.adjustSize()
+
+    def _generate_first(self, shot_ids: tuple[str, ...]) -> None:
+        if shot_ids:
+            self._generate_ids = shot_ids
+            self.accept()
+
+    def _on_export_clicked(self) -> None:
+        """Export, unless the options are refused: then say why and keep the dialog open."""
+        problem = self._check(self.options()) if self._check else ""
+        self.error_label.setText(problem)
+        self.error_label.setVisible(bool(problem))
+        if not problem:
+            self._generate_ids = ()
+            self.accept()
+
+    def choice(self) -> ExportOptions | GenerateFirst | None:
+        """What the user chose: the options to export with, shots to generate first, or None."""
+        if self.result() != QDialog.DialogCode.Accepted:
+            return None
+        if self._generate_ids:
+            return GenerateFirst(self.options(), self._generate_ids)
+        return self.options()
 
     # -- reacting to choices
 

@@ -1,4 +1,9 @@
-"""The inspector: the selected shot's prompt, seed, timing, size and generation settings.
+"""The inspector: the selected shot's prompt, seed, duration and generation settings.
+
+Size and frame rate belong to the whole project: the inspector shows them on one line with
+a button to File > Project Settings, and never lets them pass for a shot's own. Input is
+never corrected silently: a duration out of range reaches no document and says why beside
+the field; one between two frames is rounded to a whole frame and says to what.
 
 It shows the document and edits it only through commands. Which settings mean anything
 depends on the backend, so the backend list and every control's enabled state come from
@@ -40,27 +45,38 @@ from engine.model_library import PREFIX as REAL_MODEL_PREFIX
 from engine.project import Shot
 
 from . import icons, settings
-from .commands import SetProjectField, SetResolution, SetShotField, SetShotSetting
+from .commands import SetShotField, SetShotSetting
 from .document import Document
+from .project_settings import show_warning, warning_label
 from .tasks import TaskRunner
 
-FPS_PRESETS = (23.976, 24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
-SIZE_PRESETS = (
-    (512, 288),
-    (512, 512),
-    (768, 432),
-    (1024, 576),
-    (1280, 720),
-    (1920, 1080),
-    (288, 512),
-    (720, 1280),
-)
 MAX_SEED = 2**32 - 1
+MAX_SECONDS = 100_000  # what the duration field takes in; `check_duration` says what is used
+
+
+def check_duration(
+    seconds: float, fps: float, max_frames: int, label: str
+) -> tuple[int | None, str]:
+    """The frames a typed duration gives, and the line that says what became of it:
+    (None, why) when it cannot be used, (frames, "rounded...") or (frames, "")."""
+    frames = round(seconds * fps)
+    one = 1 / fps
+    if frames < 1:
+        return None, f"Duration must be at least one frame ({one:.2f} s at {fps:g} fps)."
+    if frames > max_frames:
+        return None, (
+            f"Duration must be at most {max_frames / fps:.2f} s: {label} makes at most "
+            f"{max_frames} frames a shot."
+        )
+    if abs(frames / fps - seconds) > 0.005:
+        return frames, f"Rounded to a whole frame: {frames} frames ({frames / fps:.2f} s)."
+    return frames, ""
 
 
 class Inspector(QWidget):
     generate_requested = Signal()
     plan_requested = Signal()
+    project_settings_requested = Signal()  # the project's size and frame rate, in their dialog
 
     def __init__(
         self,
@@ -164,31 +180,27 @@ class Inspector(QWidget):
         self.duration_spin.setDecimals(2)
         self.duration_spin.setSuffix(" s")
         self.duration_spin.setMaximumWidth(120)
+        self.duration_spin.setRange(0.0, MAX_SECONDS)  # anything typed is checked, not clamped
+        self.duration_spin.setKeyboardTracking(False)  # checked on Enter, not per keystroke
         self.duration_spin.valueChanged.connect(self._on_duration_changed)
         self.frames_label = QLabel(content)
         self.frames_label.setObjectName("dim")
         form.addRow("Duration", _row(self.duration_spin, self.frames_label))
+        self.duration_note = warning_label(content)
+        form.addRow("", self.duration_note)
 
-        self.fps_box = QComboBox(content)
-        for fps in FPS_PRESETS:
-            self.fps_box.addItem(f"{fps:g} fps", fps)
-        self.fps_box.activated.connect(self._on_fps_chosen)
-        form.addRow("Frame rate", self.fps_box)
-
-        self.size_box = QComboBox(content)
-        for width, height in SIZE_PRESETS:
-            self.size_box.addItem(f"{width} × {height}", f"{width}x{height}")
-        self.size_box.addItem("Custom", "")
-        self.size_box.activated.connect(self._on_size_preset)
-        self.width_spin = QSpinBox(content)
-        self.height_spin = QSpinBox(content)
-        for spin in (self.width_spin, self.height_spin):
-            spin.setRange(16, 4096)
-            spin.setSingleStep(2)
-            spin.setKeyboardTracking(False)
-            spin.valueChanged.connect(self._on_size_spin)
-        form.addRow("Size", self.size_box)
-        form.addRow("", _row(self.width_spin, QLabel("×"), self.height_spin))
+        self.project_label = QLabel(content)
+        self.project_label.setObjectName("dim")
+        self.project_label.setWordWrap(True)
+        self.project_label.setToolTip(
+            "Size and frame rate are the project's: every shot is made and exported at them."
+        )
+        self.project_button = QPushButton("Project Settings…", content)
+        self.project_button.setToolTip("Change the size and frame rate of the whole project")
+        self.project_button.clicked.connect(self.project_settings_requested)
+        form.addRow("Project", _row(self.project_label, self.project_button))
+        self.size_note = warning_label(content)
+        form.addRow("", self.size_note)
 
         self.backend_box = QComboBox(content)
         self.backend_box.activated.connect(self._on_backend_chosen)
@@ -277,7 +289,11 @@ class Inspector(QWidget):
             self.setEnabled(shot is not None)
             if shot is None:
                 self.heading.setText("No shot selected")
+                self._shown_shot = ""
                 return
+            if shot.id != getattr(self, "_shown_shot", ""):
+                show_warning(self.duration_note, "")  # a message belongs to its shot
+                self._shown_shot = shot.id
             number = self.document.shot_number(shot.id)
             self.heading.setText(f"Shot {number} of {len(project.shots)}")
             _set_text(self.name_edit, shot.name)
@@ -286,12 +302,10 @@ class Inspector(QWidget):
             _set_value(self.seed_spin, shot.seed)
             caps = self._caps(shot)
             fps = project.fps
-            self.duration_spin.setRange(1 / fps, (caps.max_frames if caps else 100_000) / fps)
             self.duration_spin.setSingleStep(1 / fps)
-            _set_value(self.duration_spin, shot.duration / fps)
+            _set_value(self.duration_spin, round(shot.duration / fps, 2))
             self.frames_label.setText(f"{shot.duration} frames")
-            self._show_fps(fps)
-            self._show_size(project.width, project.height, caps)
+            self._show_project(caps)
             self._show_backends(shot)
             _set_value(self.steps_spin, shot.settings.steps)
             _set_value(self.guidance_spin, shot.settings.guidance)
@@ -324,25 +338,24 @@ class Inspector(QWidget):
     def _caps(self, shot: Shot) -> Capabilities | None:
         return self.capabilities.get(shot.settings.backend)
 
-    def _show_fps(self, fps: float) -> None:
-        with QSignalBlocker(self.fps_box):
-            index = self.fps_box.findData(fps)
-            if index < 0:
-                self.fps_box.addItem(f"{fps:g} fps", fps)
-                index = self.fps_box.count() - 1
-            self.fps_box.setCurrentIndex(index)
-
-    def _show_size(self, width: int, height: int, caps: Capabilities | None) -> None:
-        multiple = max(2, caps.size_multiple if caps else 2)
-        top = caps.max_side if caps else 4096
-        for spin, value in ((self.width_spin, width), (self.height_spin, height)):
-            with QSignalBlocker(spin):
-                spin.setSingleStep(multiple)
-                spin.setMaximum(top)
-                spin.setValue(value)
-        with QSignalBlocker(self.size_box):
-            index = self.size_box.findData(f"{width}x{height}")
-            self.size_box.setCurrentIndex(index if index >= 0 else self.size_box.count() - 1)
+    def _show_project(self, caps: Capabilities | None) -> None:
+        """The project's size and rate, and whether the shot's backend can make that size."""
+        project = self.document.project
+        width, height = project.width, project.height
+        self.project_label.setText(f"{width} × {height} · {project.fps:g} fps, every shot")
+        why = ""
+        if caps is not None:
+            if width % caps.size_multiple or height % caps.size_multiple:
+                why = (
+                    f"{caps.label} needs a width and height that are multiples of "
+                    f"{caps.size_multiple}: change the size in Project Settings."
+                )
+            elif max(width, height) > caps.max_side:
+                why = (
+                    f"{caps.label} makes frames at most {caps.max_side} pixels wide or high: "
+                    "change the size in Project Settings."
+                )
+        show_warning(self.size_note, why)
 
     def _backend_items(self, shot: Shot) -> list[tuple[str | None, str, str]]:
         """(name, label, tooltip) per menu item; (None, "", "") is the line before real models."""
@@ -496,34 +509,22 @@ class Inspector(QWidget):
         self._edit_shot("seed", random.randint(0, MAX_SEED), "Randomise seed", merge=False)
 
     def _on_duration_changed(self, seconds: float) -> None:
-        frames = max(1, round(seconds * self.document.project.fps))
+        shot = self.document.current_shot
+        if self._updating or shot is None:
+            return
+        caps = self._caps(shot)
+        frames, why = check_duration(
+            seconds,
+            self.document.project.fps,
+            caps.max_frames if caps else 100_000,
+            caps.label if caps else "this backend",
+        )
+        show_warning(self.duration_note, why)
+        if frames is None:
+            return  # the document keeps its duration; the field shows what was typed
         self._edit_shot("duration", frames)
-
-    def _on_fps_chosen(self, index: int) -> None:
-        fps = float(self.fps_box.itemData(index))
-        if not self._updating and fps != self.document.project.fps:
-            self.document.push(
-                SetProjectField(self.document, "fps", fps, f"Change frame rate to {fps:g}", False)
-            )
-
-    def _on_size_preset(self, index: int) -> None:
-        size = self.size_box.itemData(index)
-        if not size:
-            self.width_spin.setFocus()
-            return
-        width, height = (int(v) for v in size.split("x"))
-        self._set_size(width, height)
-
-    def _on_size_spin(self, _value: int) -> None:
-        width = self.width_spin.value() // 2 * 2
-        height = self.height_spin.value() // 2 * 2
-        self._set_size(width, height)
-
-    def _set_size(self, width: int, height: int) -> None:
-        project = self.document.project
-        if self._updating or (width, height) == (project.width, project.height):
-            return
-        self.document.push(SetResolution(self.document, width, height))
+        with QSignalBlocker(self.duration_spin):  # show the whole frames that were kept
+            _set_value(self.duration_spin, round(frames / self.document.project.fps, 2))
 
     def _on_backend_chosen(self, index: int) -> None:
         name = self.backend_box.itemData(index)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from engine.errors import InvalidRequest
+from engine.export import review_export
 from engine.model_library import PREFIX as REAL_MODEL_PREFIX
 
 from . import preferences, settings, theme
@@ -34,7 +35,15 @@ from .commands import SetShotField
 from .dialogs import Dialogs
 from .document import Document
 from .engine_bridge import EngineBridge, EngineFactory
-from .export import ExportController, ExportOptions, plan_export
+from .export import (
+    ExportAfterGeneration,
+    ExportController,
+    ExportOptions,
+    plan_export,
+    remember_options,
+    remembered_options,
+)
+from .export_dialog import GenerateFirst
 from .files import FileController
 from .frame_view import ZOOM_FIT
 from .gc_guard import GuiThreadCollector
@@ -125,9 +134,16 @@ class MainWindow(QMainWindow):
         self.files.jobs_running = lambda: self.generation.active_jobs
         self.files.cancel_jobs = self.generation.cancel_all
         refusal = self.files.write_refusal
-        self.importer = KeyframeImporter(self.document, self.tasks, self, refusal)
+        self.importer = KeyframeImporter(
+            self.document,
+            self.tasks,
+            self,
+            refusal,
+            keep_originals=lambda: self.preferences.keep_originals,
+        )
         self.shot_importer = ShotImporter(self.document, self.tasks, self, refusal)
         self.exporter = ExportController(self.tasks, self)
+        self.export_waiting = ExportAfterGeneration(self.document, self.generation.job_ended, self)
         self.live_previs = LivePrevis(self.document, self)
         self.presenter = ShotPresenter(
             self.document,
@@ -253,16 +269,18 @@ class MainWindow(QMainWindow):
         v = self.viewer
         self.actions_by_name: dict[str, QAction] = {}
         specs = [
-            ("new", "&New project…", self.files.new_project, "new"),
+            ("new", "&New project…", self.new_project, "new"),
             ("open", "&Open…", self.files.open_project, "open"),
             ("save", "&Save", self.files.save, "save"),
             ("save_as", "Save &As…", self.files.save_as, "save_as"),
             ("import", "&Import keyframe image or video…", self.import_keyframe, "import"),
             ("export", "&Export…", self.export, "export"),
+            ("project_settings", "Project Se&ttings…", self.show_project_settings, None),
             ("quit", "&Quit", self.close, None),
             ("plan", "&Plan from prompt", self.plan_from_prompt, "plan"),
             ("generate", "&Generate", self.generate, "generate"),
             ("variations", "Generate &variations", self.generate_variations, None),
+            ("generate_all", "Generate &all shots", self.generate_all, None),
             ("cancel", "&Cancel running job", self.cancel_running, "cancel"),
             ("cancel_all", "Cancel &all jobs", self.generation.cancel_all, None),
             ("add_shot", "Add shot", self.timeline.add_shot, None),
@@ -340,6 +358,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([n["import"], n["export"]])
         file_menu.addSeparator()
+        file_menu.addAction(n["project_settings"])
+        file_menu.addSeparator()
         file_menu.addAction(n["quit"])
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
@@ -349,7 +369,7 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(n["preferences"])
         generate_menu = bar.addMenu("&Generate")
-        generate_menu.addActions([n["plan"], n["generate"], n["variations"]])
+        generate_menu.addActions([n["plan"], n["generate"], n["variations"], n["generate_all"]])
         generate_menu.addSeparator()
         generate_menu.addActions([n["cancel"], n["cancel_all"]])
         view_menu = bar.addMenu("&View")
@@ -399,6 +419,9 @@ class MainWindow(QMainWindow):
         d, g = self.document, self.generation
         self.inspector.generate_requested.connect(self.generate)
         self.inspector.plan_requested.connect(self.plan_from_prompt)
+        self.inspector.project_settings_requested.connect(self.show_project_settings)
+        self.export_waiting.ready.connect(self.export)
+        self.export_waiting.abandoned.connect(lambda line: self.show_message(line, error=True))
         self.storyboard.message.connect(self.show_message)
         self.storyboard.problem.connect(lambda message: self.show_message(message, error=True))
         self.storyboard.planned.connect(self.presenter.end_edit)  # the previs plays the plan
@@ -416,6 +439,9 @@ class MainWindow(QMainWindow):
         self.importer.imported.connect(
             lambda _shot, path: self.show_message(f"Keyframe set to {path}")
         )
+        self.importer.noted.connect(self.show_message)
+        self.importer.cancelled.connect(lambda: self.show_message("Import cancelled."))
+        d.project_replaced.connect(self.importer.empty_trash)  # undone imports of a crash
         self.timeline.file_dropped.connect(self.shot_importer.import_file)
         self.shot_importer.imported.connect(self.show_message)
         self.shot_importer.failed.connect(lambda message: self.show_message(message, error=True))
@@ -488,6 +514,37 @@ class MainWindow(QMainWindow):
     def plan_from_prompt(self) -> bool:
         return self.storyboard.plan()
 
+    def new_project(self) -> bool:
+        """File > New project; says so when its shot cannot start on the built-in model."""
+        from engine.project import default_backend_note
+
+        made = self.files.new_project()
+        if made and (note := default_backend_note()):
+            self.show_message(note, error=True)
+        return made
+
+    def generate_all(self) -> list[str]:
+        """Generate > Generate all shots: every shot queued once, in timeline order."""
+        return self.generate_shots([shot.id for shot in self.document.project.shots])
+
+    def generate_shots(self, shot_ids) -> list[str]:
+        jobs = []
+        for shot_id in shot_ids:
+            jobs += self.generation.generate(1, shot_id)
+        count = len(shot_ids)
+        self.show_message(f"Queued {count} shot{'s' if count != 1 else ''} to generate.")
+        return jobs
+
+    def show_project_settings(self):
+        """File > Project Settings: size and frame rate of every shot, one undo step."""
+        from .project_settings import ProjectSettingsDialog
+
+        dialog = ProjectSettingsDialog(self.document, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.project_settings_dialog = dialog
+        return dialog
+
     def generate_variations(self) -> list[str]:
         return self.generation.generate(self.queue_panel.variations_spin.value())
 
@@ -523,10 +580,22 @@ class MainWindow(QMainWindow):
             shot = self.document.current_shot
             base = project.folder.parent if project.folder else Path.home()
             name = f"{project.name} - {shot.name}" if shot else project.name
-            defaults = ExportOptions(path=base / f"{name}.mp4")
-            options = self.dialogs.export_options(defaults, len(project.shots) > 1)
-            if options is None:
+            defaults = remembered_options(project, ExportOptions(path=base / f"{name}.mp4"))
+            chosen = self.dialogs.export_options(
+                defaults,
+                len(project.shots) > 1,
+                review=lambda scope: review_export(project, self.document.current_shot_id, scope),
+                check=self._export_refusal,
+            )
+            if chosen is None:
                 return False
+            if isinstance(chosen, GenerateFirst):
+                remember_options(project, chosen.options)
+                self.export_waiting.wait_for(chosen.options, chosen.shot_ids)
+                self.generate_shots(chosen.shot_ids)
+                return False
+            options = chosen
+            remember_options(project, options)
         try:
             plan = plan_export(project, self.document.current_shot_id, options)
         except InvalidRequest as error:
@@ -534,6 +603,16 @@ class MainWindow(QMainWindow):
             return False
         self.exporter.start(plan)
         return True
+
+    def _export_refusal(self, options: ExportOptions) -> str:
+        """Why the Export dialog's options cannot be exported now, or "" (the dialog stays
+        open with its settings when they cannot)."""
+        remember_options(self.document.project, options)
+        try:
+            plan_export(self.document.project, self.document.current_shot_id, options)
+        except InvalidRequest as error:
+            return str(error)
+        return ""
 
     def show_preferences(self) -> bool:
         """Edit > Preferences; True when the user pressed OK (and the changes are applied)."""
@@ -689,6 +768,7 @@ class MainWindow(QMainWindow):
             return
         self.save_layout()
         self.shutdown(release_lock=False)
+        self.importer.empty_trash()  # undone imports: nothing can redo them now
         self.files.close()  # cleans up what the user removed, then gives the lock up
         event.accept()
 

@@ -24,6 +24,7 @@ from . import settings
 FOLDERS_KEY = "models/folders"
 MEMORY_KEY = "models/memory"
 FARM_KEY = "farm/address"
+KEEP_ORIGINALS_KEY = "import/keep_originals"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Preferences:
     model_folders: tuple[str, ...] = ()  # folders the user named, in their order
     memory: str = "auto"  # one of engine.backends.diffusers.memory.MODES
     farm_address: str = ""  # a Ray farm's head node HOST:PORT or "auto"; "" = this machine
+    keep_originals: bool = False  # import images whole, not scaled down to the project's size
 
 
 def load() -> Preferences:
@@ -42,6 +44,7 @@ def load() -> Preferences:
         model_folders=tuple(str(f) for f in folders or [] if str(f).strip()),
         memory=memory if memory in MODES else "auto",
         farm_address=str(settings.value(FARM_KEY, "") or "").strip(),
+        keep_originals=bool(settings.value(KEEP_ORIGINALS_KEY, False, bool)),
     )
 
 
@@ -49,6 +52,7 @@ def save(preferences: Preferences) -> None:
     settings.set_value(FOLDERS_KEY, list(preferences.model_folders))
     settings.set_value(MEMORY_KEY, preferences.memory)
     settings.set_value(FARM_KEY, preferences.farm_address)
+    settings.set_value(KEEP_ORIGINALS_KEY, preferences.keep_originals)
 
 
 def farm_problem(address: str) -> str:

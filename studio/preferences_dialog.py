@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -153,6 +154,16 @@ class PreferencesDialog(QDialog):
         farm_layout.addWidget(self.farm_problem)
         farm_layout.addWidget(farm_hint)
 
+        imports = QGroupBox("Importing images", self)
+        self.keep_originals_box = QCheckBox("Keep originals of imported images", imports)
+        self.keep_originals_box.setChecked(current.keep_originals)
+        self.keep_originals_box.setToolTip(
+            "Off: an image more than twice the project's size is scaled down to it on import "
+            "(a 12000x8000 photo becomes a few hundred kilobytes). On: it is copied whole."
+        )
+        imports_layout = QVBoxLayout(imports)
+        imports_layout.addWidget(self.keep_originals_box)
+
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -162,6 +173,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(models, 1)
         layout.addWidget(memory)
         layout.addWidget(farm)
+        layout.addWidget(imports)
         layout.addWidget(self.buttons)
         self._check_farm()
         self._show_memory_hint()
@@ -255,4 +267,5 @@ class PreferencesDialog(QDialog):
             model_folders=tuple(self.folders),
             memory=self.memory_box.currentData(),
             farm_address=self.farm_edit.text().strip(),
+            keep_originals=self.keep_originals_box.isChecked(),
         )

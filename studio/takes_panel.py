@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.export import take_fit
 from engine.project import Take
 from engine.takes import request_changes
 
@@ -149,6 +150,7 @@ class TakesPanel(QWidget):
         document.shot_changed.connect(self._on_shot_changed)
         if take_cache is not None:
             take_cache.thumbnail_ready.connect(self._on_thumbnail_ready)
+        document.project_changed.connect(self.refresh)  # size and rate: takes may stop fitting
         self.refresh()
 
     def selected_take(self) -> Take | None:
@@ -184,6 +186,9 @@ class TakesPanel(QWidget):
     def _on_shot_changed(self, shot_id: str) -> None:
         if shot_id == self.document.current_shot_id:
             self._refresh_buttons()  # the seed button knows whether the seed is in use
+            shot = self.document.current_shot
+            if shot is not None and shot.duration != self._shown_duration:
+                self.refresh()  # a take may now be longer or shorter than its shot
 
     def refresh(self) -> None:
         shot = self.document.current_shot
@@ -193,6 +198,7 @@ class TakesPanel(QWidget):
             else None
         )
         takes = shot.takes if shot else []
+        self._shown_duration = shot.duration if shot else None
         with QSignalBlocker(self.list):
             self.list.clear()
             for index in reversed(range(len(takes))):
@@ -217,6 +223,14 @@ class TakesPanel(QWidget):
                     item.setToolTip("This take's files are missing from the project folder.")
                 else:
                     item.setToolTip(f"Made {take.created or 'at an unknown time'}")
+                fit = take_fit(self.document.project, shot, take)
+                if not fit.matches and not take.missing:  # never stretched silently: said here
+                    item.setText(f"{item.text()}\n⚠ {fit.badge}")
+                    item.setForeground(QColor(theme.WARNING))
+                    item.setToolTip(
+                        f"{item.toolTip()}. On export: {fit.export_note}. Generate the shot "
+                        "again to match."
+                    )
                 self.list.addItem(item)
             if selected:
                 self.select_take(selected)

@@ -16,7 +16,7 @@ from engine.camera import homographies, preset
 from engine.cli import main
 from engine.media import probe, read_video, write_image
 from engine.motion import MotionStroke, TrajectoryPoint, trajectory_offsets
-from engine.project import Project, Shot
+from engine.project import Project, Shot, ShotSettings
 from engine.samples import meadow_keyframe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +80,7 @@ def panning_ball(tmp_path):
         keyframe="media/key.png",
         camera=preset("pan-right", frames, strength=0.5),
         strokes=[stroke],
+        settings=ShotSettings(backend="previs"),  # the guide video itself: exact motion
     )
     project.shots = [shot]
     project.save()

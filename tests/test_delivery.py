@@ -87,7 +87,7 @@ def test_a_render_carries_its_requests_for_ffprobe_and_inspect(sample, tmp_path,
 
 def test_every_take_frame_carries_its_request(tmp_path):
     project = Project.new(tmp_path / "T")
-    shot = Shot(name="One", prompt="a ball", seed=3)
+    shot = Shot(name="One", prompt="a ball", seed=3, settings=ShotSettings(backend="previs"))
     project.shots = [shot]
     request = request_for_shot(project, shot, width=24, height=16, frames=3)
     clip = np.zeros((3, 16, 24, 3), np.uint8)

@@ -10,7 +10,7 @@ import pytest
 from engine.camera import preset
 from engine.controls import compile_request, reference_card
 from engine.jobs import JobFinished, JobNotice, JobPreview, JobProgress
-from engine.project import Project, Shot
+from engine.project import Project, Shot, ShotSettings
 from engine.render import request_for_shot
 from engine.worker import Engine
 
@@ -19,7 +19,14 @@ from engine.worker import Engine
 def project(tmp_path):
     project = Project.new(tmp_path / "P")
     project.width, project.height = 96, 64
-    project.shots = [Shot(duration=16, camera=preset("zoom-in", 16), seed=7)]
+    project.shots = [
+        Shot(
+            duration=16,
+            camera=preset("zoom-in", 16),
+            seed=7,
+            settings=ShotSettings(backend="previs"),
+        )
+    ]
     project.save()
     return project
 

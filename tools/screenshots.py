@@ -9,7 +9,8 @@ the app as shipped. The real model is a tiny one built from config on the spot (
 the models extra), so nothing is downloaded. Last, a storyboard: a new shot planned from its
 prompt. Then takes: two takes compared, the takes panel, and ask versus got on a take of the
 built-in model. Writes PNGs into the folder given (default: screenshots/); `--only
-real-models`, `--only storyboard` or `--only takes` takes just that part.
+real-models`, `--only storyboard` or `--only takes` takes just that part; `--only project`
+the project settings and takes that do not fit their shot.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument(
         "--only",
-        choices=("studio", "real-models", "storyboard", "takes"),
+        choices=("studio", "real-models", "storyboard", "takes", "project"),
         help="take only one part (default: all)",
     )
     args = parser.parse_args(argv)
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         _shoot_storyboard(window, shoot, settle, wait_until)
     if args.only in (None, "takes"):
         _shoot_takes(window, shoot, settle, wait_until)
+    if args.only in (None, "project"):
+        _shoot_project(window, shoot, settle, wait_until)
 
     window.shutdown()
     window.close()
@@ -289,6 +292,55 @@ def _shoot_takes(window, shoot, settle, wait_until) -> None:
     settle(400)
     shoot(window, "takes-wipe.png")
     panel.compare_button.click()
+
+
+def _shoot_project(window, shoot, settle, wait_until) -> None:
+    """Project-wide settings and takes that do not fit: the Export dialog listing the shots
+    without a take, Project Settings, a take marked as made at another size and length, and
+    the Export dialog saying what it does with it."""
+    from engine.export import review_export
+    from studio.export import ExportOptions
+    from studio.export_dialog import ExportDialog
+
+    document = window.document
+    first = document.project.shots[0]
+    document.set_current_shot(first.id)
+
+    def export_dialog(name: str) -> None:
+        project = document.project
+        dialog = ExportDialog(
+            ExportOptions(path=project.folder.parent / f"{project.name}.mp4", scope="sequence"),
+            True,
+            window,
+            review=lambda scope: review_export(project, document.current_shot_id, scope),
+        )
+        dialog.show()
+        settle(400)
+        shoot(dialog, name)
+        dialog.close()
+        dialog.deleteLater()
+
+    if first.active_take is None:
+        export_dialog("project-export-missing.png")  # neither shot has a take yet
+        window.generate()
+        wait_until(lambda: first.active_take is not None, timeout=90)
+    wait_until(lambda: window.viewer.kind == "take")
+    window.viewer.pause()
+
+    dialog = window.show_project_settings()
+    dialog.width_spin.setValue(1001)  # rounded, and said so beside the field
+    dialog.height_spin.setValue(432)
+    settle(300)
+    shoot(dialog, "project-settings.png")
+    dialog.width_spin.setValue(768)
+    dialog.apply()
+    window.inspector.duration_spin.setValue(3.0)  # the take is 2 s: its last frame is held
+    window.takes_dock.raise_()
+    window.inspector_dock.raise_()
+    window.takes_panel.list.setCurrentRow(0)
+    settle(600)
+    shoot(window, "project-take-mismatch.png")
+    export_dialog("project-export-mismatch.png")
 
 
 def _drag(widget, points, settle) -> None:

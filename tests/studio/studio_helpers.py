@@ -39,6 +39,8 @@ class ScriptedDialogs:
         self.orphans_offered: list[int] = []
         self.missing: list[list[str]] = []
         self.export = None  # ExportOptions to return, or None (cancelled)
+        self.export_script = None  # drives the real Export dialog instead (clicks its buttons)
+        self.export_defaults = []  # what each Export dialog opened with
         self.paths: dict[str, Path | None] = {}
         # drives the real Preferences dialog: gets it, returns True for OK, False for Cancel
         self.preferences_script = None
@@ -55,8 +57,22 @@ class ScriptedDialogs:
     def import_media_path(self, start):
         return self.paths.get("import")
 
-    def export_options(self, defaults, has_sequence):
-        return self.export
+    def export_options(self, defaults, has_sequence, **kwargs):
+        """`export`, or the real Export dialog driven by `export_script(dialog)` (which
+        clicks its buttons); the dialog's own choice is returned."""
+        from studio.export_dialog import ExportDialog
+
+        self.export_defaults.append(defaults)
+        if self.export_script is None:
+            return self.export
+        dialog = ExportDialog(defaults, has_sequence, **kwargs)
+        dialog.show()
+        try:
+            self.export_script(dialog)
+            return dialog.choice()
+        finally:
+            dialog.close()
+            dialog.deleteLater()
 
     def model_folder_path(self, start):
         return self.paths.get("model_folder")

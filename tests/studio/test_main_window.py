@@ -373,11 +373,13 @@ def test_inspector_edits_are_commands(qtbot, window):
     assert shot.seed == 77
     inspector.duration_spin.setValue(1.0)
     assert shot.duration == 24
-    inspector.size_box.setCurrentIndex(inspector.size_box.findData("1280x720"))
-    inspector.size_box.activated.emit(inspector.size_box.currentIndex())
+    dialog = window.show_project_settings()  # size is the project's: its own dialog
+    dialog.size_box.setCurrentIndex(dialog.size_box.findData("1280x720"))
+    dialog.size_box.activated.emit(dialog.size_box.currentIndex())
+    dialog.apply()
     assert (project.width, project.height) == (1280, 720)
     names = [window.document.undo_stack.text(i) for i in range(window.document.undo_stack.count())]
-    assert names == ["Change seed", "Change duration", "Change size to 1280x720"]
+    assert names == ["Change seed", "Change duration", "Change project settings"]
     while window.document.undo_stack.canUndo():
         window.document.undo_stack.undo()
     assert (shot.seed, shot.duration, project.width) == (1234, 48, 512)
