@@ -1,8 +1,9 @@
 """Delivery: a shot or the sequence to one file, a folder of frames, or a timeline with media.
 
-Each shot contributes exactly `shot.duration` frames, as the timeline lays it out: a take
-longer than its (trimmed) shot is cut, a shorter one holds its last frame, so the frame
-under the studio's playhead is the frame written there. A take of another size than the
+Each shot contributes exactly `shot.duration` frames, as the timeline lays it out, from its
+take's frame `shot.head` on (its in-point): a take longer than its (trimmed) shot is cut, a
+shorter one holds its last frame, so the frame under the studio's playhead is the frame
+written there (`engine.sequence` is that arithmetic). A take of another size than the
 sequence is scaled to fit inside it and letterboxed (or pillarboxed), never stretched.
 None of that is silent: `take_fit` says, per take, what does not match and what export
 does about it, for the takes panel's badge and the Export dialog's list.
@@ -75,6 +76,7 @@ class ExportItem:
     name: str
     take: Take = field(repr=False)
     length: int  # frames written (the shot's duration)
+    head: int = 0  # the take's frame written first (the shot's in-point)
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,7 @@ def plan_export(project: Project, shot_id: str | None, options: ExportOptions) -
             raise InvalidRequest(
                 f"The active take of shot '{shot.name}' is missing from the project folder."
             )
-        items.append(ExportItem(shot.id, shot.name, take, shot.duration))
+        items.append(ExportItem(shot.id, shot.name, take, shot.duration, shot.head))
         fit = take_fit(project, shot, take, check_size=options.scope != "shot")
         if not fit.matches:
             notes.append(f"'{shot.name}': {fit.export_note}.")
@@ -287,7 +289,7 @@ def _take_frames(plan: ExportPlan, item: ExportItem, check) -> Iterator[np.ndarr
         check()
     clip = load_take_frames(plan.project_folder, item.take)
     for t in range(item.length):
-        yield fit_frame(clip[min(t, len(clip) - 1)], plan.width, plan.height)
+        yield fit_frame(clip[min(item.head + t, len(clip) - 1)], plan.width, plan.height)
 
 
 def run_export(

@@ -237,7 +237,8 @@ class Shot:
     prompt: str = ""
     negative_prompt: str = ""
     seed: int = 0
-    duration: int = 48  # frames
+    duration: int = 48  # frames it lasts on the timeline
+    head: int = 0  # its in-point: frames of its take cut off the start by a head trim
     keyframe: str | None = None  # relative to the project folder
     camera: CameraPath = field(default_factory=CameraPath)
     strokes: list[MotionStroke] = field(default_factory=list)
@@ -262,6 +263,7 @@ class Shot:
             "negative_prompt": self.negative_prompt,
             "seed": self.seed,
             "duration": self.duration,
+            "head": self.head,
             "keyframe": self.keyframe,
             "camera": self.camera.to_dict(),
             "strokes": [s.to_dict() for s in self.strokes],
@@ -306,6 +308,8 @@ class Shot:
             duration=_int(
                 data, "duration", field, 1, 100_000, 48, what="a whole number of frames >= 1"
             ),
+            # files from before head trims have no "head": the take starts at its frame 0
+            head=_int(data, "head", field, 0, 100_000, 0, what="a whole number of frames >= 0"),
             keyframe=keyframe,
             camera=CameraPath.from_dict(_get(data, "camera", field, {}), f"{field}.camera"),
             strokes=[

@@ -456,6 +456,34 @@ class MoveShot(QUndoCommand):
         self._move_to(self.old)
 
 
+class TrimShots(QUndoCommand):
+    """One trim gesture: new (head, duration) for the shot it trimmed, or the two shots a
+    rolled cut changes, as one undo step."""
+
+    def __init__(self, document: Document, changes: dict, text: str = "Trim shot"):
+        super().__init__(text)
+        self.document = document
+        self.new = {sid: (int(h), int(d)) for sid, (h, d) in changes.items()}
+        self.old = {}
+        for shot_id in self.new:
+            shot = document.shot(shot_id)
+            assert shot is not None
+            self.old[shot_id] = (shot.head, shot.duration)
+
+    def _set(self, values: dict) -> None:
+        for shot_id, (head, duration) in values.items():
+            shot = self.document.shot(shot_id)
+            shot.head, shot.duration = head, duration
+        for shot_id in values:
+            self.document.shot_changed.emit(shot_id)
+
+    def redo(self) -> None:
+        self._set(self.new)
+
+    def undo(self) -> None:
+        self._set(self.old)
+
+
 def duplicate_shot(shot: Shot, name: str | None = None) -> Shot:
     """A fresh shot with the same prompt, keyframe, camera path, strokes and settings.
 

@@ -22,6 +22,9 @@ class Shortcut:
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("play", ("Space",), "Play / pause", "Playback"),
+    Shortcut(
+        "play_sequence", ("Shift+Space",), "Play / pause the whole sequence across cuts", "Playback"
+    ),
     Shortcut("shuttle_back", ("J",), "Play backwards (again: faster)", "Playback"),
     Shortcut("stop", ("K",), "Stop", "Playback"),
     Shortcut("shuttle_forward", ("L",), "Play forwards (again: faster)", "Playback"),
@@ -56,6 +59,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("timeline_duplicate", ("Ctrl+D",), "Duplicate the selected shot", "Timeline"),
     Shortcut("timeline_zoom_in", ("+", "="), "Zoom in (or Ctrl+wheel)", "Timeline", ("+",)),
     Shortcut("timeline_zoom_out", ("-",), "Zoom out", "Timeline"),
+    Shortcut("timeline_snap", ("S",), "Snapping on / off (hold Ctrl to drag freely)", "Timeline"),
     Shortcut("camera_add_key", ("I",), "Add a camera key at the playhead", "Camera editor"),
     Shortcut(
         "camera_delete_key", ("Delete", "Backspace"), "Delete the selected key", "Camera editor"

@@ -168,7 +168,7 @@ class ShotPresenter(QObject):
         keep = self._shown_take in ("", take_id)
         self._shown_take = take_id
         self.viewer.show_clip(
-            frames,
+            frames[min(shot.head, len(frames) - 1) :],  # from the in-point a head trim set
             take.fps,
             take.label or "Take",
             kind="take",

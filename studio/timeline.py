@@ -6,15 +6,19 @@ keys are diamonds on their own lane; below every shot, its takes are chips (clic
 use it). Gestures, as in an editor's timeline:
 
 - click or drag in the ruler: scrub the playhead across the whole sequence
-- click a block: select the shot; drag it sideways: reorder
-- drag a block's right edge: trim (the shot's duration)
+- click a block: select the shot; drag it sideways: reorder (a line marks where it lands)
+- drag an edge between two shots: roll the cut (one shot gains what the other loses, the
+  sequence keeps its length); with Shift, or with Ripple on, ripple the edge grabbed (that
+  shot alone changes, the shots after it move); a left edge is a head trim (the shot starts
+  later in its take), a right edge a tail trim
 - drag a diamond: move the camera key in time; right-click it: easing
+- edges and keys snap to cuts, camera keys and the playhead (S or the Snap button toggles)
 - Ctrl+wheel or the zoom buttons: zoom around the mouse; wheel: scroll
 - Delete removes the selected shot, Ctrl+D duplicates it
 
 Frame-accurate: the playhead stands on whole frames, sequence frame g is frame
-g - start(shot) of the shot it falls in, and that is the frame export writes there
-(a trimmed shot exports its first `duration` frames).
+g - start(shot) of the shot it falls in, which shows its take's frame head + that, and that
+is the frame export writes there (`engine.sequence` holds the arithmetic).
 """
 
 from __future__ import annotations
@@ -46,12 +50,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import sequence
 from engine.camera import CameraPath
 from engine.project import Shot, Take
 
 from . import theme
 from .camera_editor import EASING_LABELS, key_menu, with_easing
-from .commands import AddShot, MoveShot, RemoveShot, SetActiveTake, SetCamera, SetShotField
+from . import timecode as time_format
+from .commands import AddShot, MoveShot, RemoveShot, SetActiveTake, SetCamera, TrimShots
 from .commands import duplicate_shot as make_duplicate
 from .document import Document
 from .shortcuts import add_local_shortcuts
@@ -65,7 +71,8 @@ KEYS_H = 16.0
 TAKES_TOP = KEYS_TOP + KEYS_H + 3
 TAKES_H = 16.0
 CANVAS_H = int(TAKES_TOP + TAKES_H + 6)
-EDGE_PX = 6.0  # how close to a block's right edge a press trims
+EDGE_PX = 6.0  # how close to a block's edge a press trims
+SNAP_PX = 8.0  # how close (pixels) an edge or key must come to a target to snap to it
 DRAG_PX = 5.0  # how far a press must move before it drags
 ZOOM_LIMITS = (0.5, 60.0)  # pixels per frame
 TAKE_CHIP_W = 26.0
@@ -76,10 +83,16 @@ class _Drag:
     kind: str  # "scrub" | "move" | "trim" | "key" | "press"
     shot_id: str = ""
     origin: QPointF = dataclasses.field(default_factory=QPointF)
-    frame: int = 0  # the key's frame (key drags) or the shot's new duration (trims)
+    frame: int = 0  # the key's frame (key drags) or the cut's sequence frame (trims)
     start_path: CameraPath | None = None
     moved: bool = False
-    value: int = 0  # trims: new duration; moves: insertion index; keys: current frame
+    value: int = 0  # moves: insertion index; keys: current frame
+    cut: int = 0  # trims: which cut (0 .. shots) and which side of it
+    side: str = ""
+    spans: list = dataclasses.field(default_factory=list)  # trims: the sequence at the press
+    changes: dict = dataclasses.field(default_factory=dict)  # trims: shot id -> (head, duration)
+    ripple: bool = False
+    origin_shift: float = 0.0  # moves: how far the mouse has gone (the ghost follows)
 
 
 class TimelineCanvas(QWidget):
@@ -98,7 +111,11 @@ class TimelineCanvas(QWidget):
         self.context_menu: QMenu | None = None
         self._drag: _Drag | None = None
         self._preview_path: CameraPath | None = None
-        self._hover_edge = ""
+        self._hover_edge = ""  # "cut:side" of the edge under the mouse
+        self.snapping = True
+        self.ripple = False  # what a plain edge drag does; Shift does the other
+        self.snapped_to: float | None = None  # the target a drag is snapped to (drawn)
+        self._anchor: tuple[str, int] | None = None  # (shot id, frame into it) of the playhead
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setMinimumHeight(CANVAS_H)
@@ -124,36 +141,43 @@ class TimelineCanvas(QWidget):
         frame = math.floor((x - LEFT) / self.px_per_frame)
         return min(max(frame, 0), max(total - 1, 0))
 
-    def shot_rects(self) -> list[tuple[Shot, QRectF]]:
-        rects, start = [], 0
-        for shot in self.project.shots:
-            duration = shot.duration
-            if (
-                self._drag is not None
-                and self._drag.kind == "trim"
-                and shot.id == self._drag.shot_id
-            ):
-                duration = self._drag.value
-            rects.append(
-                (shot, QRectF(self.x_of(start), SHOT_TOP, duration * self.px_per_frame, SHOT_H))
-            )
+    def _trim_preview(self, shot: Shot) -> tuple[int, int]:
+        """(head, duration) of `shot` as the trim being dragged makes it."""
+        drag = self._drag
+        if drag is not None and drag.kind == "trim" and shot.id in drag.changes:
+            return drag.changes[shot.id]
+        return shot.head, shot.duration
+
+    def spans(self) -> list[sequence.Span]:
+        """The sequence as drawn (a trim being dragged included)."""
+        out, start = [], 0
+        for index, shot in enumerate(self.project.shots):
+            head, duration = self._trim_preview(shot)
+            out.append(sequence.Span(index, shot.id, start, duration, head))
             start += duration
-        return rects
+        return out
+
+    def shot_rects(self) -> list[tuple[Shot, QRectF]]:
+        return [
+            (
+                shot,
+                QRectF(
+                    self.x_of(span.start), SHOT_TOP, span.duration * self.px_per_frame, SHOT_H
+                ),
+            )
+            for shot, span in zip(self.project.shots, self.spans())
+        ]
 
     def shot_rect(self, shot_id: str) -> QRectF:
         return next((r for s, r in self.shot_rects() if s.id == shot_id), QRectF())
 
     def locate(self, frame: int) -> tuple[Shot, int] | None:
         """(shot, frame within it) of sequence frame `frame`."""
-        start = 0
-        for shot in self.project.shots:
-            if frame < start + shot.duration:
-                return shot, frame - start
-            start += shot.duration
-        if self.project.shots:
-            last = self.project.shots[-1]
-            return last, last.duration - 1
-        return None
+        found = sequence.locate(sequence.spans(self.project.shots), frame)
+        if found is None:
+            return None
+        span, local = found
+        return self.project.shots[span.index], local
 
     def key_points(self) -> list[tuple[int, QPointF]]:
         """(key frame, centre of its diamond) for the selected shot's camera keys."""
@@ -194,9 +218,23 @@ class TimelineCanvas(QWidget):
         frame = (anchor_x - LEFT) / old
         return LEFT + frame * new - anchor_x
 
+    def set_playhead(self, frame: int) -> None:
+        """Put the playhead on sequence frame `frame`, remembering the shot content under it."""
+        self.playhead = min(max(int(frame), 0), max(self.total_frames() - 1, 0))
+        found = self.locate(self.playhead)
+        self._anchor = (found[0].id, found[1]) if found is not None else None
+        self.update()
+
     def refresh(self) -> None:
+        """After an edit: the playhead stays on the frame of the shot it stood on (a reorder
+        or a trim of an earlier shot moves that shot, and the playhead goes with it)."""
         self._resize_to_content()
-        self.playhead = min(self.playhead, max(self.total_frames() - 1, 0))
+        shot = self.document.shot(self._anchor[0]) if self._anchor else None
+        if shot is not None:
+            local = min(self._anchor[1], shot.duration - 1)
+            self.playhead = self.project.shot_start(shot) + local
+        else:
+            self.playhead = min(self.playhead, max(self.total_frames() - 1, 0))
         self.update()
 
     # ------------------------------------------------------------------ painting
@@ -239,6 +277,7 @@ class TimelineCanvas(QWidget):
         self._paint_keys(painter)
         self._paint_takes(painter)
         self._paint_move_ghost(painter)
+        self._paint_snap(painter)
         x = self.x_of(self.playhead) + self.px_per_frame / 2
         painter.setPen(QPen(QColor(theme.WARNING), 1.5))
         painter.drawLine(QPointF(x, 2), QPointF(x, self.height()))
@@ -247,49 +286,40 @@ class TimelineCanvas(QWidget):
         painter.drawPolygon(QPolygonF([QPointF(x - 5, 2), QPointF(x + 5, 2), QPointF(x, 10)]))
         painter.end()
 
-    def _ruler_step(self) -> int:
+    def _ruler_step(self, label_px: float) -> int:
+        """Frames between labelled ticks: a round step whose label fits with room to spare."""
         fps = max(1, round(self.project.fps))
-        steps = (
-            1,
-            2,
-            fps / 8,
-            fps / 4,
-            fps / 2,
-            fps,
-            2 * fps,
-            5 * fps,
-            10 * fps,
-            30 * fps,
-            60 * fps,
-        )
-        for step in steps:
-            step = max(1, round(step))
-            if step * self.px_per_frame >= 48:
+        steps = (1, 2, 5, 10, fps / 4, fps / 2, fps, 2 * fps, 5 * fps, 10 * fps, 15 * fps)
+        steps += (30 * fps, 60 * fps, 120 * fps, 300 * fps, 600 * fps, 1800 * fps, 3600 * fps)
+        for step in sorted({max(1, round(s)) for s in steps}):
+            if step * self.px_per_frame >= label_px + 12:
                 return step
-        return 120 * fps
+        return 3600 * fps
 
     def _paint_ruler(self, painter: QPainter) -> None:
         painter.fillRect(QRectF(0, 0, self.width(), RULER_H), QColor(theme.WINDOW))
         total = self.total_frames()
-        step = self._ruler_step()
         small = QFont(self.font())
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
         painter.setFont(small)
+        widest = painter.fontMetrics().horizontalAdvance(self.time_label(max(total, 1)))
+        step = self._ruler_step(widest)
+        minor = step / 4 if step % 4 == 0 else step / 2 if step % 2 == 0 else 0
+        if minor and minor * self.px_per_frame >= 5:
+            painter.setPen(QPen(QColor(theme.BORDER), 1))
+            for i in range(int(total / minor) + 1):
+                x = self.x_of(i * minor)
+                painter.drawLine(QPointF(x, RULER_H - 4), QPointF(x, RULER_H))
         for frame in range(0, total + 1, step):
             x = self.x_of(frame)
             painter.setPen(QPen(QColor(theme.BORDER), 1))
             painter.drawLine(QPointF(x, RULER_H - 8), QPointF(x, RULER_H))
             painter.setPen(QColor(theme.DIM_TEXT))
-            whole = step % max(1, round(self.project.fps)) == 0
-            painter.drawText(QPointF(x + 3, RULER_H - 9), self.timecode(frame, whole))
+            painter.drawText(QPointF(x + 3, RULER_H - 9), self.time_label(frame))
 
-    def timecode(self, frame: int, whole: bool = False) -> str:
-        """'s:ff' as editors write it (seconds, then frames into the second); '12s' on whole seconds."""
-        per_second = max(1, round(self.project.fps))
-        seconds, frames = divmod(int(frame), per_second)
-        if whole and frames == 0:
-            return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds}s"
-        return f"{seconds}:{frames:02d}"
+    def time_label(self, frame: int) -> str:
+        """Sequence frame `frame` as the preference writes times (timecode or frame number)."""
+        return time_format.format_frame(frame, self.project.fps)
 
     def _paint_shot(
         self, painter: QPainter, shot: Shot, rect: QRectF, number: int, current: bool
@@ -324,26 +354,35 @@ class TimelineCanvas(QWidget):
         )
         painter.setFont(self.font())
         painter.setPen(QColor(theme.DIM_TEXT))
-        duration = shot.duration
-        if self._drag is not None and self._drag.kind == "trim" and shot.id == self._drag.shot_id:
-            duration = self._drag.value
+        head, duration = self._trim_preview(shot)
+        trimming = (head, duration) != (shot.head, shot.duration)
+        if trimming:
             painter.setPen(QColor(theme.WARNING))
+        detail = f"{duration / self.project.fps:.2f} s · {duration} f"
+        if head:
+            detail += f" · in {head}"
         painter.drawText(
             QRectF(text_left, rect.top() + 22, rect.right() - text_left - 4, 18),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            f"{duration / self.project.fps:.2f} s · {duration} f",
+            painter.fontMetrics().elidedText(
+                detail, Qt.TextElideMode.ElideRight, int(rect.right() - text_left - 4)
+            ),
         )
         painter.restore()
         edge = QColor(theme.ACCENT if current else theme.BORDER)
         painter.setPen(QPen(edge, 2 if current else 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
-        # the trim handle
-        hot = self._hover_edge == shot.id or (
-            self._drag is not None and self._drag.kind == "trim" and self._drag.shot_id == shot.id
-        )
-        handle = QRectF(rect.right() - 4, rect.top() + 10, 3, rect.height() - 20)
-        painter.fillRect(handle, QColor(theme.WARNING if hot else theme.BORDER))
+        # the trim handles: head on the left, tail on the right
+        index = number - 1
+        for cut, side, x in ((index, "head", rect.left() + 1), (index + 1, "tail", rect.right() - 4)):
+            name = f"{cut}:{side}"
+            drag = self._drag
+            dragged = drag is not None and drag.kind == "trim" and drag.cut == cut
+            rolled = dragged and not drag.ripple and len(drag.changes) == 2
+            hot = self._hover_edge == name or (dragged and (drag.side == side or rolled))
+            handle = QRectF(x, rect.top() + 10, 3, rect.height() - 20)
+            painter.fillRect(handle, QColor(theme.WARNING if hot else theme.BORDER))
         painter.setOpacity(1.0)
 
     def _paint_keys(self, painter: QPainter) -> None:
@@ -382,18 +421,46 @@ class TimelineCanvas(QWidget):
             label = take.label.replace("Take ", "T") if take.label else "T"
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
 
-    def _paint_move_ghost(self, painter: QPainter) -> None:
+    def drop_marker_x(self) -> float | None:
+        """Where the shot being dragged would land (canvas x), or None when not reordering."""
         drag = self._drag
         if drag is None or drag.kind != "move" or not drag.moved:
-            return
+            return None
         rects = self.shot_rects()
-        x = (
-            self.x_of(self.total_frames())
-            if drag.value >= len(rects)
-            else rects[drag.value][1].left()
-        )
-        painter.setPen(QPen(QColor(theme.ACCENT), 3))
-        painter.drawLine(QPointF(x, SHOT_TOP - 2), QPointF(x, SHOT_TOP + SHOT_H + 2))
+        if drag.value >= len(rects):
+            return self.x_of(self.total_frames())
+        return rects[drag.value][1].left()
+
+    def _paint_move_ghost(self, painter: QPainter) -> None:
+        x = self.drop_marker_x()
+        if x is None:
+            return
+        drag = self._drag
+        # the block under the mouse, as a ghost
+        rect = self.shot_rect(drag.shot_id)
+        ghost = QRectF(rect)
+        ghost.moveLeft(rect.left() + drag.origin_shift)
+        painter.setPen(QPen(QColor(theme.ACCENT), 1, Qt.PenStyle.DashLine))
+        painter.setBrush(QColor(74, 163, 255, 50))
+        painter.drawRoundedRect(ghost.adjusted(0.5, 0.5, -0.5, -0.5), 4, 4)
+        # the insertion line, across the whole lane, with caps so it reads over any block
+        colour = QColor(theme.TEXT)
+        painter.setPen(QPen(colour, 2))
+        top, bottom = RULER_H + 1, TAKES_TOP + TAKES_H + 2
+        painter.drawLine(QPointF(x, top), QPointF(x, bottom))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        for y, d in ((top, 1), (bottom, -1)):
+            painter.drawPolygon(
+                QPolygonF([QPointF(x - 6, y), QPointF(x + 6, y), QPointF(x, y + 7 * d)])
+            )
+
+    def _paint_snap(self, painter: QPainter) -> None:
+        if self._drag is None or self.snapped_to is None:
+            return
+        x = self.x_of(self.snapped_to)
+        painter.setPen(QPen(QColor(theme.SUCCESS), 1, Qt.PenStyle.DashLine))
+        painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
 
     # ------------------------------------------------------------------ mouse
 
@@ -409,13 +476,46 @@ class TimelineCanvas(QWidget):
                 return shot, rect
         return None
 
-    def _hit_edge(self, pos: QPointF) -> Shot | None:
+    def _hit_edge(self, pos: QPointF) -> tuple[int, str] | None:
+        """(cut, side) of the edge under `pos`: left of a cut is the tail of the shot before
+        it, right of it the head of the shot after (the edges nearest the mouse)."""
         if not SHOT_TOP <= pos.y() <= SHOT_TOP + SHOT_H:
             return None
-        for shot, rect in self.shot_rects():
-            if abs(pos.x() - rect.right()) <= EDGE_PX:
-                return shot
-        return None
+        all_spans = self.spans()
+        count = len(all_spans)
+        best = None
+        for cut, frame in enumerate(sequence.cuts(all_spans)):
+            distance = abs(pos.x() - self.x_of(frame))
+            if distance <= EDGE_PX and (best is None or distance < best[0]):
+                best = (distance, cut, frame)
+        if best is None:
+            return None
+        _distance, cut, frame = best
+        if cut == 0:
+            return 0, "head"
+        if cut == count:
+            return cut, "tail"
+        return cut, "tail" if pos.x() < self.x_of(frame) else "head"
+
+    def snap_targets(self, exclude_cut: int | None = None) -> list[int]:
+        """Sequence frames edges and keys snap to: cuts, the current shot's keys, the playhead."""
+        all_spans = sequence.spans(self.project.shots)
+        targets = [f for i, f in enumerate(sequence.cuts(all_spans)) if i != exclude_cut]
+        shot = self.document.current_shot
+        if shot is not None:
+            start = self.project.shot_start(shot)
+            targets += [start + k.frame for k in shot.camera.keyframes]
+        targets.append(self.playhead)
+        return targets
+
+    def _snapped(self, frame: float, targets: list[int], modifiers) -> int:
+        """`frame` pulled onto a target within SNAP_PX when snapping is on (Ctrl suspends it)."""
+        suspended = bool(modifiers & Qt.KeyboardModifier.ControlModifier)
+        if not self.snapping or suspended:
+            self.snapped_to = None
+            return round(frame)
+        result, self.snapped_to = sequence.snap(frame, targets, self.px_per_frame, SNAP_PX)
+        return result
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         pos = event.position()
@@ -441,7 +541,20 @@ class TimelineCanvas(QWidget):
             return
         edge = self._hit_edge(pos)
         if edge is not None:
-            self._drag = _Drag("trim", edge.id, pos, value=edge.duration)
+            cut, side = edge
+            all_spans = sequence.spans(self.project.shots)
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            trimmed = all_spans[cut - 1 if side == "tail" else cut]
+            self._drag = _Drag(
+                "trim",
+                trimmed.shot_id,
+                pos,
+                frame=sequence.cuts(all_spans)[cut],
+                cut=cut,
+                side=side,
+                spans=all_spans,
+                ripple=self.ripple != shift,
+            )
             self.update()
             return
         for shot_, take, rect in self.take_chips():
@@ -461,7 +574,7 @@ class TimelineCanvas(QWidget):
         drag = self._drag
         if drag is None:
             edge = self._hit_edge(pos)
-            hover = edge.id if edge is not None else ""
+            hover = f"{edge[0]}:{edge[1]}" if edge is not None else ""
             if hover != self._hover_edge:
                 self._hover_edge = hover
                 self.setCursor(
@@ -476,32 +589,28 @@ class TimelineCanvas(QWidget):
                 drag.kind, drag.moved = "move", True
             if drag.kind == "move":
                 drag.value = self._insertion_index(pos.x())
+                drag.origin_shift = pos.x() - drag.origin.x()
                 self.update()
         elif drag.kind == "trim":
-            rect = self.shot_rect(drag.shot_id)
-            drag.value = max(1, round((pos.x() - rect.left()) / self.px_per_frame))
-            drag.moved = True
-            self._resize_to_content()
-            self.update()
+            self._drag_trim(pos, event.modifiers())
         elif drag.kind == "key":
-            self._drag_key(pos)
+            self._drag_key(pos, event.modifiers())
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            if self._drag.kind == "trim":
+                self._drag_trim(event.position(), event.modifiers())
+            elif self._drag.kind == "key":
+                self._drag_key(event.position(), event.modifiers())
         drag, self._drag = self._drag, None
+        self.snapped_to = None
         if drag is None or event.button() != Qt.MouseButton.LeftButton:
             return
         if drag.kind == "move":
             self._finish_move(drag)
         elif drag.kind == "trim":
-            shot = self.document.shot(drag.shot_id)
-            if shot is not None and drag.value != shot.duration:
-                self.document.push(
-                    SetShotField(
-                        self.document, shot.id, "duration", drag.value, "Trim shot", merge=False
-                    )
-                )
+            self._finish_trim(drag)
         elif drag.kind == "key":
-            self._drag_key(event.position())
             path, self._preview_path = self._preview_path, None
             shot = self.document.shot(drag.shot_id)
             if shot is not None and path is not None and drag.value != drag.frame:
@@ -532,8 +641,7 @@ class TimelineCanvas(QWidget):
     def _scrub(self, x: float) -> None:
         frame = self.frame_at(x)
         if frame != self.playhead:
-            self.playhead = frame
-            self.update()
+            self.set_playhead(frame)
         self.playhead_moved.emit(frame)
 
     def _insertion_index(self, x: float) -> int:
@@ -551,7 +659,35 @@ class TimelineCanvas(QWidget):
         if new != old:
             self.document.push(MoveShot(self.document, shot.id, new))
 
-    def _drag_key(self, pos: QPointF) -> None:
+    def _drag_trim(self, pos: QPointF, modifiers) -> None:
+        drag = self._drag
+        ripple = drag.ripple  # chosen at the press: Shift then, or the Ripple button
+        frame = (pos.x() - LEFT) / self.px_per_frame
+        frame = self._snapped(frame, self.snap_targets(exclude_cut=drag.cut), modifiers)
+        delta = frame - drag.frame
+        result = sequence.trim(drag.spans, drag.cut, drag.side, delta, ripple)
+        drag.changes = result.changes
+        drag.moved = True
+        self._resize_to_content()
+        self.update()
+
+    def _finish_trim(self, drag: _Drag) -> None:
+        changes = {
+            sid: value
+            for sid, value in drag.changes.items()
+            if (shot := self.document.shot(sid)) is not None and value != (shot.head, shot.duration)
+        }
+        if not changes:
+            return
+        if len(changes) == 2:
+            text = "Roll cut"
+        elif drag.side == "head":
+            text = "Trim shot head"
+        else:
+            text = "Trim shot"
+        self.document.push(TrimShots(self.document, changes, text))
+
+    def _drag_key(self, pos: QPointF, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
         drag = self._drag if self._drag is not None else None
         if drag is None:
             return
@@ -559,7 +695,10 @@ class TimelineCanvas(QWidget):
         if shot is None or drag.start_path is None:
             return
         start = self.project.shot_start(shot)
-        target = math.floor((pos.x() - LEFT) / self.px_per_frame) - start
+        frame = (pos.x() - LEFT) / self.px_per_frame - 0.5
+        keys = {start + k.frame for k in drag.start_path.keyframes}  # itself and the others
+        targets = [t for t in self.snap_targets() if t not in keys]
+        target = self._snapped(frame, targets, modifiers) - start
         target = min(max(target, 0), shot.duration - 1)
         others = {k.frame for k in drag.start_path.keyframes if k.frame != drag.frame}
         if target not in others and target != drag.value:
@@ -655,10 +794,37 @@ class TimelineWidget(QWidget):
         self.fit_button.setText("Fit")
         self.fit_button.setToolTip("Fit the whole sequence in view")
         self.fit_button.clicked.connect(self.fit)
+        self.sequence_button = QToolButton(self)
+        self.sequence_button.setText("Play sequence")
+        self.sequence_button.setCheckable(True)
+        self.sequence_button.setToolTip(
+            "Space, J and L play the whole sequence across its cuts, each shot's active take "
+            "in order (Shift+Space plays the sequence at any time)"
+        )
+        self.snap_button = QToolButton(self)
+        self.snap_button.setText("Snap")
+        self.snap_button.setCheckable(True)
+        self.snap_button.setChecked(True)
+        self.snap_button.setToolTip(
+            "Edges and keys snap to cuts, camera keys and the playhead (S; hold Ctrl to drag "
+            "freely)"
+        )
+        self.snap_button.toggled.connect(self._on_snap_toggled)
+        self.ripple_button = QToolButton(self)
+        self.ripple_button.setText("Ripple")
+        self.ripple_button.setCheckable(True)
+        self.ripple_button.setToolTip(
+            "Off: dragging an edge between two shots rolls the cut (the sequence keeps its "
+            "length). On: it ripples, the later shots move. Shift does the other one."
+        )
+        self.ripple_button.toggled.connect(self._on_ripple_toggled)
         for widget in (self.add_button, self.duplicate_button, self.delete_button):
             bar.addWidget(widget)
         bar.addSpacing(12)
         bar.addWidget(self.info, 1)
+        for widget in (self.sequence_button, self.snap_button, self.ripple_button):
+            bar.addWidget(widget)
+        bar.addSpacing(8)
         for widget in (self.zoom_out_button, self.zoom_in_button, self.fit_button):
             bar.addWidget(widget)
         layout = QVBoxLayout(self)
@@ -674,6 +840,7 @@ class TimelineWidget(QWidget):
                 ("timeline_duplicate", self.duplicate_shot),
                 ("timeline_zoom_in", lambda: self.zoom(1.25)),
                 ("timeline_zoom_out", lambda: self.zoom(0.8)),
+                ("timeline_snap", self.snap_button.toggle),
             ),
         )
 
@@ -686,6 +853,12 @@ class TimelineWidget(QWidget):
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(800, CANVAS_H + 44)
+
+    def _on_snap_toggled(self, on: bool) -> None:
+        self.canvas.snapping = on
+
+    def _on_ripple_toggled(self, on: bool) -> None:
+        self.canvas.ripple = on
 
     def _zoom_button(self, text: str, tip: str, factor: float) -> QToolButton:
         button = QToolButton(self)
@@ -736,10 +909,13 @@ class TimelineWidget(QWidget):
         if shot is None:
             return
         sequence_frame = self.document.project.shot_start(shot) + max(0, int(frame))
+        self.set_sequence_frame(sequence_frame)
+
+    def set_sequence_frame(self, sequence_frame: int) -> None:
+        """Put the playhead on a sequence frame and keep it in view (sequence playback)."""
         sequence_frame = min(sequence_frame, max(self.document.project.total_frames() - 1, 0))
-        if sequence_frame != self.canvas.playhead:
-            self.canvas.playhead = sequence_frame
-            self.canvas.update()
+        if sequence_frame != self.canvas.playhead or self.canvas._anchor is None:
+            self.canvas.set_playhead(sequence_frame)
             x = int(self.canvas.x_of(sequence_frame))
             self.scroll.ensureVisible(x, CANVAS_H // 2, 40, 0)
 

@@ -8,7 +8,8 @@ from PySide6.QtTest import QTest
 from studio_helpers import drag, path_between
 
 from engine.media import read_image
-from studio.timeline import KEYS_H, KEYS_TOP, RULER_H, SHOT_H, SHOT_TOP
+from engine.takes import load_take_frames
+from studio.timeline import KEYS_H, KEYS_TOP, LEFT, RULER_H, SHOT_H, SHOT_TOP
 
 FINISH_TIMEOUT = 15_000
 
@@ -56,22 +57,152 @@ def test_reorder_by_dragging_a_block_undo_and_redo(qtbot, window):
     assert window.document.current_shot.name == before[0]
 
 
-def test_trim_by_dragging_the_right_edge(qtbot, window):
+def edge_point(canvas, frame: int, side: str) -> QPointF:
+    """A point just inside the edge at sequence frame `frame`: "tail" left of it, "head" right."""
+    x = canvas.x_of(frame) + (-2 if side == "tail" else 2)
+    return QPointF(x, SHOT_TOP + SHOT_H / 2)
+
+
+def frame_point(canvas, frame: int) -> QPointF:
+    return QPointF(canvas.x_of(frame), SHOT_TOP + SHOT_H / 2)
+
+
+def lengths(window) -> list[tuple[int, int]]:
+    return [(s.head, s.duration) for s in window.document.project.shots]
+
+
+def test_a_plain_edge_drag_rolls_the_cut(qtbot, window):
+    """Between two shots the cut moves: one shot gains what the other loses, one undo step."""
     canvas = window.timeline.canvas
-    shot = window.document.project.shots[0]
-    _shot, rect = canvas.shot_rects()[0]
-    ppf = canvas.px_per_frame
-    start = QPointF(rect.right() - 1, SHOT_TOP + SHOT_H / 2)
-    end = QPointF(rect.left() + 36 * ppf, start.y())
-    drag(qtbot, canvas, path_between(start, end, 5))
-    assert shot.duration == 36
+    assert lengths(window) == [(0, 48), (0, 36)]
+    drag(qtbot, canvas, path_between(edge_point(canvas, 48, "tail"), frame_point(canvas, 40), 5))
+    assert lengths(window) == [(0, 40), (0, 44)]
+    assert window.document.project.total_frames() == 84  # the sequence keeps its length
+    assert window.undo_action.text() == "&Undo Roll cut"
+    assert canvas.shot_rects()[1][1].left() == canvas.x_of(40)
+    qtbot.waitUntil(lambda: window.viewer.length == 40)
+    # rolling the cut later: the second shot starts later in its take (its in-point moves)
+    drag(qtbot, canvas, path_between(edge_point(canvas, 40, "head"), frame_point(canvas, 46), 5))
+    assert lengths(window) == [(0, 46), (6, 38)]
+    window.undo_action.trigger()
+    assert lengths(window) == [(0, 40), (0, 44)]
+    window.undo_action.trigger()
+    assert lengths(window) == [(0, 48), (0, 36)]
+    window.redo_action.trigger()
+    assert lengths(window) == [(0, 40), (0, 44)]
+
+
+def test_shift_drag_ripples_tail_and_head(qtbot, window):
+    canvas = window.timeline.canvas
+    shift = Qt.KeyboardModifier.ShiftModifier
+    points = path_between(edge_point(canvas, 48, "tail"), frame_point(canvas, 36), 5)
+    drag(qtbot, canvas, points, modifier=shift)
+    assert lengths(window) == [(0, 36), (0, 36)]  # only the first shot; the second moved up
     assert window.undo_action.text() == "&Undo Trim shot"
     assert canvas.shot_rects()[1][1].left() == canvas.x_of(36)
-    qtbot.waitUntil(lambda: window.viewer.length == 36)
+    # the left edge of the second shot: a head trim, the shot starts 10 frames into its take
+    points = path_between(edge_point(canvas, 36, "head"), frame_point(canvas, 46), 5)
+    drag(qtbot, canvas, points, modifier=shift)
+    assert lengths(window) == [(0, 36), (10, 26)]
+    assert window.undo_action.text() == "&Undo Trim shot head"
+    assert canvas.shot_rects()[1][1].left() == canvas.x_of(36)  # a ripple keeps its start
+    assert window.document.project.total_frames() == 62
+    # the Ripple button makes a plain drag ripple (and Shift then rolls)
+    QTest.mouseClick(window.timeline.ripple_button, Qt.MouseButton.LeftButton)
+    drag(qtbot, canvas, path_between(edge_point(canvas, 62, "tail"), frame_point(canvas, 58), 4))
+    assert lengths(window) == [(0, 36), (10, 22)]
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    assert lengths(window) == [(0, 48), (0, 36)]
+
+
+def test_the_in_point_survives_saving_and_old_files_open(qtbot, window, tmp_path):
+    import json
+
+    from engine.project import Project
+
+    canvas = window.timeline.canvas
+    shift = Qt.KeyboardModifier.ShiftModifier
+    points = path_between(edge_point(canvas, 48, "head"), frame_point(canvas, 52), 4)
+    drag(qtbot, canvas, points, modifier=shift)
+    assert lengths(window) == [(0, 48), (4, 32)]
+    window.files.save()
+    folder = window.document.project.folder
+    assert [s.head for s in Project.load(folder).shots] == [0, 4]
+    # a file written before head trims existed has no "head": its takes start at frame 0
+    data = json.loads((folder / "project.json").read_text())
+    for shot in data["shots"]:
+        del shot["head"]
+    (folder / "project.json").write_text(json.dumps(data))
+    assert [(s.head, s.duration) for s in Project.load(folder).shots] == [(0, 48), (0, 32)]
+
+
+def test_edges_snap_to_the_playhead_and_keys_s_toggles(qtbot, window):
+    canvas = window.timeline.canvas
+    timeline = window.timeline
+    ppf = canvas.px_per_frame
+    # put the playhead on frame 30 by clicking the ruler
+    x = canvas.x_of(30) + ppf / 2
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+    assert canvas.playhead == 30
+    near = QPointF(canvas.x_of(30) + 7, SHOT_TOP + SHOT_H / 2)  # 7 px past the playhead
+    drag(qtbot, canvas, path_between(edge_point(canvas, 48, "tail"), near, 6))
+    assert lengths(window)[0] == (0, 30)  # snapped onto the playhead
+    window.document.undo_stack.undo()
+    # S turns snapping off: the same drag lands where the mouse is
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_S)
+    assert not timeline.snap_button.isChecked()
+    drag(qtbot, canvas, path_between(edge_point(canvas, 48, "tail"), near, 6))
+    assert lengths(window)[0] == (0, round((near.toPoint().x() - LEFT) / ppf))
+    assert lengths(window)[0] != (0, 30)
+    window.document.undo_stack.undo()
+    # with snapping on again, a key dragged near the playhead lands on it
+    qtbot.keyClick(canvas, Qt.Key.Key_S)
+    assert timeline.snap_button.isChecked()
+    shot = window.document.current_shot
+    _frame, centre = canvas.key_points()[1]
+    target = QPointF(canvas.x_of(30) + ppf / 2 + 6, centre.y())
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+    assert canvas.playhead == 30  # (the trims had pulled it back into the shorter shot)
+    drag(qtbot, canvas, path_between(centre, target, 6))
+    assert [k.frame for k in shot.camera.sorted().keyframes] == [0, 30]
+
+
+def test_a_reorder_shows_where_the_shot_lands_and_the_playhead_follows_it(qtbot, window):
+    from PySide6.QtGui import QColor
+
+    from studio import theme
+
+    canvas = window.timeline.canvas
+    first, second = window.document.project.shots
+    # playhead on frame 10 of the second shot (sequence frame 58)
+    x = canvas.x_of(58) + canvas.px_per_frame / 2
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+    assert window.document.current_shot is second and window.viewer.current_frame == 10
+    seen = []
+
+    def while_held():
+        marker = canvas.drop_marker_x()
+        seen.append(marker)
+        image = canvas.grab().toImage()
+        # the insertion line crosses the key lane too, where no block edge is drawn
+        y = int(KEYS_TOP + KEYS_H / 2)
+        colour = image.pixelColor(int(round(marker)), y)
+        seen.append(colour.name())
+        assert colour.name() == QColor(theme.TEXT).name()
+
+    start = block_point(canvas, 1)
+    end = block_point(canvas, 0, 0.2)
+    drag(qtbot, canvas, path_between(start, end, 6), before_release=while_held)
+    assert seen and seen[0] == canvas.x_of(0)
+    assert names(window) == [second.name, first.name]
+    # the playhead stayed on the same frame of the same shot, and the viewer agrees
+    assert canvas.playhead == 10
+    assert window.document.current_shot is second and window.viewer.current_frame == 10
     window.undo_action.trigger()
-    assert shot.duration == 48
-    window.redo_action.trigger()
-    assert shot.duration == 36
+    assert canvas.playhead == 58
 
 
 def test_camera_keys_drag_in_time_and_take_an_easing(qtbot, window):
@@ -138,25 +269,35 @@ def test_the_playhead_is_frame_accurate_against_the_export(qtbot, window, tmp_pa
     window.document.set_current_shot(first.id)
     # trim the first shot after generating: the sequence plays and exports its first 40 frames
     canvas = window.timeline.canvas
-    _shot, rect = canvas.shot_rects()[0]
+    shift = Qt.KeyboardModifier.ShiftModifier
     drag(
         qtbot,
         canvas,
-        path_between(
-            QPointF(rect.right() - 1, SHOT_TOP + 20), QPointF(canvas.x_of(40), SHOT_TOP + 20), 4
-        ),
+        path_between(edge_point(canvas, 48, "tail"), frame_point(canvas, 40), 4),
+        modifier=shift,
     )
     assert first.duration == 40
+    # and the second shot's head: it plays and exports from its take's frame 6
+    drag(
+        qtbot,
+        canvas,
+        path_between(edge_point(canvas, 40, "head"), frame_point(canvas, 46), 4),
+        modifier=shift,
+    )
+    assert (second.head, second.duration) == (6, 30)
+    second_take = load_take_frames(window.document.project.folder, second.active())
     target = tmp_path / "frames"
     with qtbot.waitSignal(window.exporter.finished, timeout=FINISH_TIMEOUT):
         assert window.export(ExportOptions(path=target, scope="sequence", codec="png"))
     exported = sorted(target.glob("frame_*.png"))
-    assert len(exported) == 40 + 36
+    assert len(exported) == 40 + 30
+    np.testing.assert_array_equal(read_image(exported[40]), second_take[6])
     for sequence_frame, shot, local in (
         (3, first, 3),
         (39, first, 39),
         (40, second, 0),
         (61, second, 21),
+        (69, second, 29),
     ):
         x = canvas.x_of(sequence_frame) + canvas.px_per_frame / 2
         QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
