@@ -62,6 +62,7 @@ from .take_cache import TakeCache
 from .take_obedience import ObedienceController
 from .takes_panel import TakesPanel
 from .tasks import TaskRunner
+from .sequence_player import SequencePlayer
 from .timeline import Thumbnails, TimelineWidget
 from .viewer import ViewerWidget
 
@@ -289,8 +290,9 @@ class MainWindow(QMainWindow):
             ("relink_keyframe", "Re&link keyframe…", self.relink_keyframe, None),
             ("remove_keyframe", "Remove keyframe", self.remove_keyframe, None),
             ("play", "Play / pause", v.toggle_play, "play"),
+            ("play_sequence", "Play sequence", self.play_sequence, "play_sequence"),
             ("shuttle_back", "Play backwards", lambda: v.shuttle(-1), "shuttle_back"),
-            ("stop", "Stop", v.pause, "stop"),
+            ("stop", "Stop", lambda: (self.sequence_player.pause(), v.pause()), "stop"),
             ("shuttle_forward", "Play forwards", lambda: v.shuttle(1), "shuttle_forward"),
             ("previous_frame", "Previous frame", lambda: v.step(-1), "previous_frame"),
             ("next_frame", "Next frame", lambda: v.step(1), "next_frame"),
@@ -379,6 +381,7 @@ class MainWindow(QMainWindow):
                 n[k]
                 for k in (
                     "play",
+                    "play_sequence",
                     "shuttle_back",
                     "stop",
                     "shuttle_forward",
@@ -471,8 +474,14 @@ class MainWindow(QMainWindow):
         for tool in (self.camera_editor, self.timeline, self.brush_panel):
             tool.edit_finished.connect(p.end_edit)
         # one playhead: the viewer's frame, shown on the timeline, the curves and the brush
+        self.sequence_player = SequencePlayer(
+            d, self.viewer, self.take_cache, self, playhead=lambda: self.timeline.canvas.playhead
+        )
         self.viewer.frame_changed.connect(self._on_viewer_frame_changed)
         d.current_shot_changed.connect(lambda _id: self._on_viewer_frame_changed())
+        self.sequence_player.frame_changed.connect(self.timeline.set_sequence_frame)
+        self.sequence_player.stopped.connect(self._on_sequence_stopped)
+        self.timeline.sequence_button.toggled.connect(self.sequence_player.set_mode)
         self.timeline.playhead_moved.connect(self._on_timeline_playhead_moved)
         self.camera_editor.playhead_moved.connect(self.viewer.seek)
         self.thumbnails.changed.connect(self.timeline.canvas.update)
@@ -486,6 +495,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ the playhead
 
     def _on_viewer_frame_changed(self, frame: int | None = None) -> None:
+        if self.sequence_player.is_playing:
+            return  # the sequence's playhead moves the timeline (its frame_changed)
         frame = self.viewer.current_frame if frame is None else frame
         self.timeline.set_shot_frame(frame)
         self.camera_editor.set_playhead(frame)
@@ -497,11 +508,28 @@ class MainWindow(QMainWindow):
         if found is None:
             return
         shot, frame = found
+        self.sequence_player.pause()
         self.viewer.pause()
         if shot.id != self.document.current_shot_id:
             self.document.set_current_shot(shot.id)
         self.viewer.seek(frame)
         self.timeline.set_shot_frame(frame)
+
+    def play_sequence(self) -> None:
+        """Shift+Space: play or pause the whole sequence from the timeline's playhead."""
+        self.sequence_player.toggle_play(self.timeline.canvas.playhead)
+
+    def _on_sequence_stopped(self, sequence_frame: int) -> None:
+        """Sequence playback ended: the shot under the playhead is selected and shown there."""
+        found = self.timeline.canvas.locate(sequence_frame)
+        if found is None:
+            return
+        shot, frame = found
+        self.document.set_current_shot(shot.id)
+        self.presenter.reshow()
+        self.viewer.seek(frame)
+        self.timeline.set_sequence_frame(sequence_frame)
+        self._on_viewer_frame_changed()
 
     def _take_frame_for_brush(self):
         return self.viewer.displayed_frame() if self.viewer.kind == "take" else None

@@ -1,7 +1,8 @@
 """The studio's preferences: where real models live, how they fit in GPU memory, and the
 render farm.
 
-Stored with `settings` under "models/folders", "models/memory" and "farm/address". `apply` hands the
+Stored with `settings` under "models/folders", "models/memory", "farm/address" and
+"view/time_display" (timecode or frame numbers, wherever the studio shows a time). `apply` hands the
 folders to the engine's model library; the main window calls it before the engine's
 capabilities are first read, and again when the Preferences dialog is accepted, after
 which the bridge reads the capabilities afresh and the inspector lists what was found.
@@ -19,12 +20,13 @@ from pathlib import Path
 from engine.backends.diffusers.memory import MODE_LABELS, MODES
 from engine.model_library import ENV_FOLDERS, discover_models, set_model_folders
 
-from . import settings
+from . import settings, timecode
 
 FOLDERS_KEY = "models/folders"
 MEMORY_KEY = "models/memory"
 FARM_KEY = "farm/address"
 KEEP_ORIGINALS_KEY = "import/keep_originals"
+TIME_KEY = "view/time_display"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Preferences:
     memory: str = "auto"  # one of engine.backends.diffusers.memory.MODES
     farm_address: str = ""  # a Ray farm's head node HOST:PORT or "auto"; "" = this machine
     keep_originals: bool = False  # import images whole, not scaled down to the project's size
+    time_display: str = timecode.TIMECODE  # how times read: timecode or frame numbers
 
 
 def load() -> Preferences:
@@ -40,11 +43,13 @@ def load() -> Preferences:
     if isinstance(folders, str):  # QSettings returns a lone string for a one-item list
         folders = [folders]
     memory = str(settings.value(MEMORY_KEY, "auto") or "auto")
+    time_display = str(settings.value(TIME_KEY, timecode.TIMECODE) or "")
     return Preferences(
         model_folders=tuple(str(f) for f in folders or [] if str(f).strip()),
         memory=memory if memory in MODES else "auto",
         farm_address=str(settings.value(FARM_KEY, "") or "").strip(),
         keep_originals=bool(settings.value(KEEP_ORIGINALS_KEY, False, bool)),
+        time_display=time_display if time_display in timecode.STYLES else timecode.TIMECODE,
     )
 
 
@@ -53,6 +58,7 @@ def save(preferences: Preferences) -> None:
     settings.set_value(MEMORY_KEY, preferences.memory)
     settings.set_value(FARM_KEY, preferences.farm_address)
     settings.set_value(KEEP_ORIGINALS_KEY, preferences.keep_originals)
+    settings.set_value(TIME_KEY, preferences.time_display)
 
 
 def farm_problem(address: str) -> str:
@@ -80,8 +86,9 @@ def engine_factory(preferences: Preferences):
 
 
 def apply(preferences: Preferences) -> None:
-    """Point the engine's model discovery at the user's folders."""
+    """Point the engine's model discovery at the user's folders; set how times read."""
     set_model_folders(preferences.model_folders)
+    timecode.set_style(preferences.time_display)
 
 
 def memory_mode() -> str:

@@ -1,5 +1,5 @@
-"""Edit > Preferences: the folders that hold real models, the GPU memory mode, and the
-render farm that jobs run on.
+"""Edit > Preferences: the folders that hold real models, the GPU memory mode, the
+render farm that jobs run on, and how times read (timecode or frame numbers).
 
 The dialog edits a `Preferences` value and nothing else: OK hands it back (the main window
 stores and applies it), Cancel drops it. The list under the folders shows what discovery
@@ -35,6 +35,7 @@ from engine.backends.diffusers.memory import MODES
 
 from . import theme
 from .preferences import FoundModel, Preferences, farm_problem, found_models, memory_label
+from .timecode import STYLE_LABELS
 
 FolderChooser = Callable[[Path | None], Path | None]
 
@@ -164,6 +165,19 @@ class PreferencesDialog(QDialog):
         imports_layout = QVBoxLayout(imports)
         imports_layout.addWidget(self.keep_originals_box)
 
+        display = QGroupBox("Display", self)
+        self.time_box = QComboBox(display)
+        for style, label in STYLE_LABELS.items():
+            self.time_box.addItem(label, style)
+        self.time_box.setCurrentIndex(max(0, self.time_box.findData(current.time_display)))
+        self.time_box.setToolTip(
+            "How the timeline's ruler, the viewer and the camera editor write a time: "
+            "00:00:01:00 is one second"
+        )
+        time_row = QHBoxLayout(display)
+        time_row.addWidget(QLabel("Show times as", display))
+        time_row.addWidget(self.time_box, 1)
+
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
@@ -174,6 +188,7 @@ class PreferencesDialog(QDialog):
         layout.addWidget(memory)
         layout.addWidget(farm)
         layout.addWidget(imports)
+        layout.addWidget(display)
         layout.addWidget(self.buttons)
         self._check_farm()
         self._show_memory_hint()
@@ -268,4 +283,5 @@ class PreferencesDialog(QDialog):
             memory=self.memory_box.currentData(),
             farm_address=self.farm_edit.text().strip(),
             keep_originals=self.keep_originals_box.isChecked(),
+            time_display=self.time_box.currentData(),
         )

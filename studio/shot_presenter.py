@@ -140,6 +140,14 @@ class ShotPresenter(QObject):
         self.viewer.set_note(since_take_note(shot, take))
         self._update_overlays(made_with, take.width, take.height)
 
+    def reshow(self) -> None:
+        """Show the selected shot afresh, after something else held the viewer (sequence
+        playback): its overlays and clip come back, keeping the viewer's frame."""
+        self._overlay_key = None
+        self._shown_take = ""
+        self._previs_shown = None
+        self.refresh()
+
     def _update_overlays(self, shot, width: int | None = None, height: int | None = None) -> None:
         """Recompute what changed only: a camera drag keeps the strokes' outlines, and back."""
         project = self.document.project

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import icons
+from . import icons, timecode
 from .frame_view import ZOOM_FIT, FrameView
 from .overlays import CameraOverlay, StrokeOverlay
 
@@ -60,7 +60,9 @@ class ViewerWidget(QWidget):
         self._rate = 0  # frames per frame-period; 0 is paused, negative plays backwards
         self._clock_origin = (0.0, 0)  # (perf_counter, frame) when playback last (re)started
         self.loop = True
-        self.kind = "empty"  # "empty" | "keyframe" | "preview" | "take" | "previs"
+        self.kind = "empty"  # "empty" | "keyframe" | "preview" | "take" | "previs" | "slate"
+        self.time_origin = 0  # added to the frame the counter shows (sequence playback)
+        self.sequence = None  # while set, play/shuttle go to it (studio.sequence_player)
         self.skipped_frames = 0  # frames the clock passed over without a tick (late ticks)
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -408,6 +410,8 @@ class ViewerWidget(QWidget):
         self._refresh_transport()
 
     def toggle_play(self) -> None:
+        if self.sequence is not None and self.sequence.handles_transport():
+            return self.sequence.toggle_play()
         if self.is_playing:
             self.pause()
         else:
@@ -415,6 +419,8 @@ class ViewerWidget(QWidget):
 
     def shuttle(self, direction: int) -> None:
         """J/L: play backwards/forwards; pressing again doubles the speed (up to 8x)."""
+        if self.sequence is not None and self.sequence.handles_transport():
+            return self.sequence.shuttle(direction)
         current = self._rate
         if current and (current > 0) == (direction > 0):
             index = SHUTTLE_RATES.index(abs(current)) if abs(current) in SHUTTLE_RATES else 0
@@ -549,7 +555,10 @@ class ViewerWidget(QWidget):
         ):
             button.setEnabled(has_clip)
         self.slider.setEnabled(has_clip)
-        self.play_button.setIcon(icons.icon("pause" if self.is_playing else "play"))
+        sequence_playing = self.sequence is not None and self.sequence.is_playing
+        self.play_button.setIcon(
+            icons.icon("pause" if self.is_playing or sequence_playing else "play")
+        )
         with QSignalBlocker(self.slider):
             self.slider.setRange(0, max(0, self._length - 1))
         self._refresh_position()
@@ -558,8 +567,8 @@ class ViewerWidget(QWidget):
         with QSignalBlocker(self.slider):
             self.slider.setValue(self._index)
         if self._length:
-            seconds = self._index / self._fps if self._fps else 0
-            self.counter.setText(f"{self._index + 1:>4d} / {self._length:<4d}{seconds:6.2f} s")
+            when = timecode.format_frame(self.time_origin + self._index, self._fps)
+            self.counter.setText(f"{when}   {self._index + 1}/{self._length}")
         else:
             self.counter.setText("   – / –")
         rate = f" · {self._rate:+d}x" if self._rate not in (0, 1) else ""
