@@ -26,6 +26,7 @@ from PySide6.QtGui import QAction, QActionGroup, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QSpinBox,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -48,6 +49,7 @@ from engine.camera import (
 )
 
 from . import theme
+from . import timecode as time_format
 from .commands import SetCamera
 from .document import Document
 from .shortcuts import add_local_shortcuts
@@ -186,15 +188,96 @@ class _Points(pg.ScatterPlotItem):
             editor._on_key_click(plot, ev)
 
 
-def timecode(frame: float, fps: float) -> str:
-    """'s:ff' (seconds, then frames into the second), as the timeline's ruler writes time."""
-    per_second = max(1, round(fps))
-    seconds, frames = divmod(int(round(frame)), per_second)
-    return f"{seconds}:{frames:02d}"
+class _Playhead(pg.InfiniteLine):
+    """The playhead line, which gives way to a key: a press near a key drags the key.
+
+    pyqtgraph hands a drag to the item that claimed it while the mouse hovered, and the
+    line's grip is wide; without this a key under the playhead could not be picked up.
+    """
+
+    def __init__(self, plot: _ChannelPlot, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._plot = weakref.ref(plot)
+        self._to_key = False
+
+    def _key_near(self, scene_pos) -> bool:
+        plot = self._plot()
+        return plot is not None and plot.hit(scene_pos, plot.key_points) is not None
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph's name)
+        if not ev.isExit() and self._key_near(ev.scenePos()):
+            self.setMouseHover(False)  # the key claims the drag (see _Points.hoverEvent)
+            return
+        super().hoverEvent(ev)
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802
+        plot = self._plot()
+        editor = plot.editor() if plot is not None else None
+        if ev.isStart():
+            self._to_key = editor is not None and self._key_near(ev.buttonDownScenePos())
+        if self._to_key:
+            editor._on_key_drag(plot, ev)
+            if ev.isFinish():
+                self._to_key = False
+            return
+        super().mouseDragEvent(ev)
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802
+        plot = self._plot()
+        editor = plot.editor() if plot is not None else None
+        if editor is not None and self._key_near(ev.scenePos()):
+            editor._on_key_click(plot, ev)
+            return
+        super().mouseClickEvent(ev)
+
+
+class _EntrySpin:
+    """A spin box of the key's fields: Enter applies, Escape puts the key's values back,
+    and the editor's own keys (Delete deletes a key) do not fire while typing in it."""
+
+    def _setup_entry(self, apply, cancel) -> None:
+        self._apply, self._cancel = apply, cancel
+        self.setKeyboardTracking(False)
+
+    def event(self, ev):  # noqa: D102
+        from PySide6.QtCore import QEvent
+
+        if ev.type() == QEvent.Type.ShortcutOverride:
+            ev.accept()  # typed keys belong to the field while it has the focus
+            return True
+        return super().event(ev)
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802
+        if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.interpretText()
+            self._apply()
+            ev.accept()
+        elif ev.key() == Qt.Key.Key_Escape:
+            self._cancel()
+            ev.accept()
+        else:
+            super().keyPressEvent(ev)
+
+
+class _FrameEntry(_EntrySpin, QSpinBox):
+    pass
+
+
+class _ValueEntry(_EntrySpin, QDoubleSpinBox):
+    pass
+
+
+#: frames between labelled time ticks, in seconds (multiplied by the rate) or frames
+_TICK_SECONDS = (0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600)
+_TICK_FRAMES = (1, 2, 5, 10)
 
 
 class _TimeAxis(pg.AxisItem):
-    """Frames on the axis written as the timeline writes them, ticks on quarter seconds."""
+    """Frames written as the preference writes times; the spacing fits the labels.
+
+    The step is the smallest round one (frames, then quarter seconds up to hours) whose
+    labels keep a gap between them at the current zoom, so a long shot never smears them.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -202,11 +285,30 @@ class _TimeAxis(pg.AxisItem):
 
     def set_fps(self, fps: float) -> None:
         self.fps = fps
-        per_second = max(1, round(fps))
-        self.setTickSpacing(major=per_second / 2, minor=per_second / 4)
+        self.picture = None
+        self.update()
+
+    def label_px(self, frame: float) -> float:
+        from PySide6.QtGui import QFontMetricsF
+
+        font = self.style.get("tickFont") or self.font()
+        return QFontMetricsF(font).horizontalAdvance(self.tickStrings([frame], 1, 1)[0])
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph's name)
+        span = max(maxVal - minVal, 1e-9)
+        px_per_frame = size / span
+        room = self.label_px(max(abs(minVal), abs(maxVal))) + 16
+        per_second = time_format.nominal_rate(self.fps)
+        steps = sorted(
+            {*_TICK_FRAMES, *(max(1, round(s * per_second)) for s in _TICK_SECONDS)}
+        )
+        major = next((s for s in steps if s * px_per_frame >= room), steps[-1])
+        smaller = [s for s in steps if s < major and major % s == 0]
+        minor = smaller[-1] if smaller else major
+        return [(float(major), 0.0), (float(minor), 0.0)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph's name)
-        return [timecode(v, self.fps) for v in values]
+        return [time_format.format_frame(round(v), self.fps) for v in values]
 
 
 class _ChannelPlot:
@@ -233,8 +335,8 @@ class _ChannelPlot:
             connect="pairs",
         )
         plot.addItem(self.handle_lines)
-        self.playhead = pg.InfiniteLine(
-            angle=90, movable=True, pen=pg.mkPen(theme.WARNING, width=1.5)
+        self.playhead = _Playhead(
+            self, angle=90, movable=True, pen=pg.mkPen(theme.WARNING, width=1.5)
         )
         self.playhead.setHoverPen(pg.mkPen(theme.WARNING, width=3))
         self.playhead.setZValue(5)
@@ -339,6 +441,10 @@ class CameraPathEditor(QWidget):
         self.frames = 1
         self.playhead = 0
         self.selected: int | None = None  # frame of the selected key
+        self.selected_channel = ""  # the curve it was picked on: what the Value field edits
+        self._fitted_for: tuple | None = None  # (shot id, frames) the view was last fitted to
+        self._double_on_key = False
+        self._user_zoomed = False  # the wheel or a pan changed the time range since the fit
         self.context_menu: QMenu | None = None
         self._drag: dict | None = None
         self._pinned: set[str] = set()
@@ -348,7 +454,7 @@ class CameraPathEditor(QWidget):
         self._frame_poses: list[Pose] = [Pose()]  # the path sampled once a frame
         self._build()
         document.current_shot_changed.connect(lambda _id: self._on_document_changed())
-        document.project_replaced.connect(self._on_document_changed)
+        document.project_replaced.connect(self._on_project_replaced)
         document.project_changed.connect(self._on_document_changed)
         document.shot_changed.connect(self._on_shot_changed)
         self._on_document_changed()
@@ -414,7 +520,25 @@ class CameraPathEditor(QWidget):
         self.preset_button.clicked.connect(
             lambda: self.apply_preset(self.preset_box.currentData(), self.strength_spin.value())
         )
+        self.key_label = QLabel("Key", self)
+        self.key_label.setObjectName("dim")
+        self.key_frame_spin = _FrameEntry(self)
+        self.key_frame_spin._setup_entry(self.apply_key_entry, self._refresh_controls)
+        self.key_frame_spin.setPrefix("frame ")
+        self.key_frame_spin.setToolTip(
+            "The selected key's frame (from 1): type, then Enter; Escape puts it back "
+            "(double-click a key to come here)"
+        )
+        self.key_value_spin = _ValueEntry(self)
+        self.key_value_spin._setup_entry(self.apply_key_entry, self._refresh_controls)
+        self.key_value_spin.setDecimals(3)
+        self.key_value_spin.setToolTip(
+            "The selected key's value on the curve it was picked on: type, then Enter"
+        )
         for widget in (self.add_button, self.delete_button, self.easing_box):
+            bar.addWidget(widget)
+        bar.addSpacing(6)
+        for widget in (self.key_label, self.key_frame_spin, self.key_value_spin):
             bar.addWidget(widget)
         bar.addStretch(1)
         for widget in (self.preset_box, self.strength_spin, self.preset_button):
@@ -474,6 +598,18 @@ class CameraPathEditor(QWidget):
         if shot_id == self.document.current_shot_id and self._drag is None:
             self._on_document_changed()
 
+    def _on_view_zoomed(self, *_args) -> None:
+        self._user_zoomed = True
+
+    def _on_view_resized(self, *_args) -> None:
+        """A fitted view stays fitted when the panel is resized (until the user zooms)."""
+        if not self._user_zoomed and self._plots:
+            self._plots[0].plot.setXRange(-0.5, self.frames - 0.5, padding=0)
+
+    def _on_project_replaced(self) -> None:
+        self._fitted_for = None  # another project: fit its shot afresh
+        self._on_document_changed()
+
     def _on_document_changed(self) -> None:
         if self._drag is not None:
             return
@@ -485,7 +621,9 @@ class CameraPathEditor(QWidget):
             item.plot.getAxis("bottom").set_fps(self.document.project.fps)
         if self.selected is not None and self.path.keyframe_at(self.selected) is None:
             self.selected = None
-        self._redraw(rescale=True)
+        # the view is fitted for another shot or length only: an edit never moves the axes
+        fitted_for = (None if shot is None else shot.id, self.frames)
+        self._redraw(rescale=fitted_for != self._fitted_for)
 
     # ------------------------------------------------------------------ drawing
 
@@ -504,6 +642,9 @@ class CameraPathEditor(QWidget):
             item.playhead.sigDragged.connect(self._on_playhead_line_dragged)
             if self._plots:
                 plot.setXLink(self._plots[0].plot)
+            else:
+                plot.vb.sigResized.connect(self._on_view_resized)
+            plot.vb.sigRangeChangedManually.connect(self._on_view_zoomed)
             plot.getAxis("bottom").setStyle(showValues=row == len(shown) - 1)
             self._plots.append(item)
         self._shown = shown
@@ -550,9 +691,27 @@ class CameraPathEditor(QWidget):
                 item.plot.setYRange(y_lo - pad, y_hi + pad, padding=0)
                 item.plot.setLimits(xMin=-0.5, xMax=last + 0.5, minXRange=min(4.0, last + 1))
                 item.plot.setXRange(-0.5, last + 0.5, padding=0)
+            elif self._drag is None:
+                self._keep_in_view(item, ys)
+        if rescale:
+            shot = self.shot
+            self._fitted_for = (None if shot is None else shot.id, self.frames)
+            self._user_zoomed = False
         self._frame_poses = self.path.sorted().sample_frames(self.frames)
         self.top_view.show_path(self._frame_poses, self.playhead)
         self._refresh_controls()
+
+    @staticmethod
+    def _keep_in_view(item: _ChannelPlot, ys: np.ndarray) -> None:
+        """Grow the value range only as far as a curve left it (never shrink, never jump)."""
+        (low, high) = item.plot.viewRange()[1]
+        y_lo, y_hi = float(ys.min()), float(ys.max())
+        if low <= y_lo and y_hi <= high:
+            return
+        pad = (max(high, y_hi) - min(low, y_lo)) * 0.1
+        item.plot.setYRange(
+            y_lo - pad if y_lo < low else low, y_hi + pad if y_hi > high else high, padding=0
+        )
 
     @staticmethod
     def _handles(keys: list[CameraKeyframe], channel: str):
@@ -570,8 +729,26 @@ class CameraPathEditor(QWidget):
             line_y += [v0, h1[1], v1, h2[1]]
         return points, (line_x, line_y)
 
+    def _entry_channel(self) -> str:
+        shown = self._shown or self.shown_channels()
+        return self.selected_channel if self.selected_channel in shown else shown[0]
+
     def _refresh_controls(self) -> None:
         key = self.path.keyframe_at(self.selected) if self.selected is not None else None
+        channel = self._entry_channel()
+        spec = CHANNELS[channel]
+        for spin in (self.key_frame_spin, self.key_value_spin):
+            spin.setEnabled(key is not None)
+            spin.blockSignals(True)
+        self.key_frame_spin.setRange(1, max(1, self.frames))
+        self.key_value_spin.setRange(*spec.limits)
+        self.key_value_spin.setSuffix(f" {spec.unit}" if spec.unit else "")
+        self.key_value_spin.setPrefix(f"{spec.label.lower()} ")
+        if key is not None:
+            self.key_frame_spin.setValue(key.frame + 1)
+            self.key_value_spin.setValue(getattr(key.pose, channel))
+        for spin in (self.key_frame_spin, self.key_value_spin):
+            spin.blockSignals(False)
         self.delete_button.setEnabled(key is not None)
         self.easing_box.setEnabled(key is not None and not self._is_last(key.frame))
         if key is not None:
@@ -641,6 +818,28 @@ class CameraPathEditor(QWidget):
         self.selected = frame
         self._commit(keys.with_keyframe(key), f"Add camera key at frame {frame + 1}")
 
+    def apply_key_entry(self) -> None:
+        """Enter in the key's fields: move it to the typed frame and value, one undo step."""
+        key = self.path.keyframe_at(self.selected) if self.selected is not None else None
+        if key is None or self.shot is None:
+            return
+        channel = self._entry_channel()
+        frame = int(self.key_frame_spin.value()) - 1
+        value = float(self.key_value_spin.value())
+        if frame != key.frame and self.path.keyframe_at(frame) is not None:
+            self.hint.setText(f"  Frame {frame + 1} already has a key: choose another frame.")
+            return
+        pose = dataclasses.replace(key.pose, **{channel: value})
+        moved = dataclasses.replace(key, frame=frame, pose=pose)
+        self.selected = frame
+        path = self.path.without_keyframe(key.frame).with_keyframe(moved)
+        self._commit(path, f"Set camera key at frame {frame + 1}")
+
+    def focus_key_entry(self) -> None:
+        """Double-click on a key: its frame field takes the keyboard, all selected."""
+        self.key_frame_spin.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.key_frame_spin.selectAll()
+
     def delete_selected_key(self) -> None:
         if self.selected is None or self.path.keyframe_at(self.selected) is None:
             return
@@ -675,12 +874,18 @@ class CameraPathEditor(QWidget):
         self._redraw(rescale=True)
 
     def _on_graph_click(self, ev) -> None:
-        if ev.double() and ev.button() == Qt.MouseButton.LeftButton:
+        on_key, self._double_on_key = self._double_on_key, False
+        if ev.double() and ev.button() == Qt.MouseButton.LeftButton and not on_key:
             self.fit_view()
 
     def fit_view(self) -> None:
         """The whole shot in view again, after zooming into part of it."""
         self._redraw(rescale=True)
+
+    def refresh_time_labels(self) -> None:
+        """The time preference changed: write the axis afresh."""
+        for item in self._plots:
+            item.plot.getAxis("bottom").set_fps(self.document.project.fps)
 
     def _on_key_click(self, item: _ChannelPlot, ev) -> None:
         frame = item.hit(ev.scenePos(), item.key_points)
@@ -689,9 +894,13 @@ class CameraPathEditor(QWidget):
             return
         ev.accept()
         self.selected = int(frame)
+        self.selected_channel = item.channel
         self._redraw()
         if ev.button() == Qt.MouseButton.RightButton:
             self._show_key_menu(int(frame), ev.screenPos())
+        elif ev.double():
+            self._double_on_key = True  # the graph's own double-click (fit) leaves it be
+            self.focus_key_entry()
 
     def _show_key_menu(self, frame: int, screen_pos) -> None:
         key = self.path.keyframe_at(frame)
@@ -720,6 +929,7 @@ class CameraPathEditor(QWidget):
                 return
             self._drag = {"kind": "key", "frame": int(frame), "start": self.path, "now": int(frame)}
             self.selected = int(frame)
+            self.selected_channel = item.channel
         elif self._drag is None or self._drag["kind"] != "key":
             ev.ignore()
             return
@@ -787,4 +997,4 @@ class CameraPathEditor(QWidget):
     def _finish_drag(self, text: str) -> None:
         self._drag = None
         self._commit(self.path, text)
-        self._redraw(rescale=True)
+        self._redraw()  # the axes stay as they were while the key was dragged

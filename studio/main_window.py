@@ -657,6 +657,7 @@ class MainWindow(QMainWindow):
         self.preferences = chosen
         preferences.save(chosen)
         preferences.apply(chosen)
+        self._show_time_style()
         farm_note = ""
         if farm_changed and not self._own_engine:
             where = f"the farm at {chosen.farm_address}" if chosen.farm_address else "this machine"
@@ -673,6 +674,12 @@ class MainWindow(QMainWindow):
             f"Preferences saved. Models found: {len(models)}, of which {ready} can run here."
             + farm_note
         )
+
+    def _show_time_style(self) -> None:
+        """Times read as the preference says: the ruler, the viewer's counter, the curves."""
+        self.timeline.canvas.update()
+        self.viewer.seek(self.viewer.current_frame)
+        self.camera_editor.refresh_time_labels()
 
     def show_shortcuts(self) -> ShortcutsPage:
         if self.shortcuts_page is None:

@@ -213,3 +213,123 @@ def test_the_wheel_zooms_time_around_the_mouse_and_a_double_click_fits_the_shot(
                             Qt.KeyboardModifier.NoModifier)  # fmt: skip
         QApplication.sendEvent(viewport, event)
     qtbot.waitUntil(lambda: plot.viewRange()[0] == pytest.approx(full))
+
+
+def double_click(viewport, at) -> None:
+    """A double click as a mouse sends it: press, release, double-click, release."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=at)
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    for kind in (QMouseEvent.Type.MouseButtonDblClick, QMouseEvent.Type.MouseButtonRelease):
+        held = left if kind == QMouseEvent.Type.MouseButtonDblClick else none
+        event = QMouseEvent(kind, QPointF(at), QPointF(viewport.mapToGlobal(at)), left, held,
+                            Qt.KeyboardModifier.NoModifier)  # fmt: skip
+        QApplication.sendEvent(viewport, event)
+
+
+def test_a_key_under_the_playhead_is_grabbed_before_the_playhead(qtbot, window, editor):
+    shot = window.document.current_shot
+    window.viewer.seek(47)  # the playhead stands on the last key
+    assert editor.playhead == 47
+    start = aim(editor, "pan", 47, 8.0)
+    # a few pixels off the key's centre (outside its diamond), on the playhead line's grip
+    start.setX(start.x() + 4)
+    start.setY(start.y() + 4)
+    end = aim(editor, "pan", 40, 4.0)
+    # the mouse comes to rest there first, as a hand does (pyqtgraph hands a drag to the item
+    # that claimed it while hovering)
+    for point in path_between(aim(editor, "pan", 44, 2.0), start, 4):
+        QTest.mouseMove(editor.graph.viewport(), point.toPoint())
+        qtbot.wait(15)
+    drag(qtbot, editor.graph.viewport(), path_between(start, end))
+    keys = shot.camera.sorted().keyframes
+    assert [k.frame for k in keys] == [0, 40]
+    assert keys[1].pose.pan == pytest.approx(4.0, abs=0.4)
+    assert editor.playhead == 47  # the playhead stayed where it was
+    # away from any key, the playhead line still drags
+    line = aim(editor, "pan", 47, 2.0)
+    drag(qtbot, editor.graph.viewport(), path_between(line, aim(editor, "pan", 20, 2.0)))
+    assert editor.playhead == pytest.approx(20, abs=1)
+
+
+def test_the_value_axis_stays_put_after_a_drop(qtbot, window, editor):
+    plot = editor.plots["pan"].plot
+    before = plot.viewRange()[1]
+    start = aim(editor, "pan", 47, 8.0)
+    drag(qtbot, editor.graph.viewport(), path_between(start, aim(editor, "pan", 40, 6.0)))
+    assert window.document.current_shot.camera.keyframe_at(40) is not None
+    assert plot.viewRange()[1] == pytest.approx(before)  # no jump when the mouse lets go
+    # a key dropped above the view: the view grows to show it, and only then
+    double_click(editor.graph.viewport(), aim(editor, "pan", 40, 6.0))
+    assert editor.selected == 40 and editor.key_frame_spin.hasFocus()
+    qtbot.keyClick(editor.key_frame_spin, Qt.Key.Key_Tab)
+    editor.key_value_spin.selectAll()
+    QTest.keyClicks(editor.key_value_spin, "30")
+    qtbot.keyClick(editor.key_value_spin, Qt.Key.Key_Return)
+    low, high = plot.viewRange()[1]
+    assert high >= 30.0 and low == pytest.approx(before[0], abs=1e-6)
+
+
+def test_double_click_a_key_to_type_its_frame_and_value(qtbot, window, editor):
+    shot = window.document.current_shot
+    before = shot.camera.to_dict()
+    double_click(editor.graph.viewport(), aim(editor, "pan", 47, 8.0))
+    assert editor.selected == 47
+    frame_spin, value_spin = editor.key_frame_spin, editor.key_value_spin
+    assert frame_spin.hasFocus() and frame_spin.value() == 48  # frames count from 1, as undo
+    assert value_spin.value() == pytest.approx(8.0)
+    frame_spin.selectAll()
+    QTest.keyClicks(frame_spin, "31")
+    qtbot.keyClick(frame_spin, Qt.Key.Key_Tab)
+    value_spin.selectAll()
+    QTest.keyClicks(value_spin, "12.5")
+    assert shot.camera.to_dict() == before  # nothing until Enter
+    qtbot.keyClick(value_spin, Qt.Key.Key_Return)
+    keys = shot.camera.sorted().keyframes
+    assert [k.frame for k in keys] == [0, 30] and keys[1].pose.pan == 12.5
+    assert keys[1].pose.zoom == 1.15  # the other channels keep their values
+    assert window.document.undo_stack.count() == 1
+    assert window.undo_action.text() == "&Undo Set camera key at frame 31"
+    # Escape puts the fields back and changes nothing
+    value_spin.setFocus()
+    value_spin.selectAll()
+    QTest.keyClicks(value_spin, "99")
+    qtbot.keyClick(value_spin, Qt.Key.Key_Escape)
+    assert value_spin.value() == 12.5 and shot.camera.keyframe_at(30).pose.pan == 12.5
+    assert window.document.undo_stack.count() == 1
+    # a frame already taken by another key is refused with a word, not merged
+    frame_spin.setFocus()
+    frame_spin.selectAll()
+    QTest.keyClicks(frame_spin, "1")
+    qtbot.keyClick(frame_spin, Qt.Key.Key_Return)
+    assert [k.frame for k in shot.camera.sorted().keyframes] == [0, 30]
+    assert "already has a key" in editor.hint.text()
+    window.undo_action.trigger()
+    assert shot.camera.to_dict() == before
+
+
+def test_time_labels_do_not_overlap_on_a_long_shot(qtbot, window, editor):
+    from studio.camera_editor import _TimeAxis
+    from studio.commands import SetShotField
+
+    shot = window.document.current_shot
+    window.document.push(SetShotField(window.document, shot.id, "duration", 24 * 60 * 3))
+    axis = editor.plots[editor.shown_channels()[-1]].plot.getAxis("bottom")
+    assert isinstance(axis, _TimeAxis)
+    qtbot.waitUntil(lambda: axis.width() > 100)
+    low, high = axis.linkedView().viewRange()[0]
+    width = axis.width()
+    ticks = axis.tickValues(low, high, width)
+    major = ticks[0][1]
+    labels = axis.tickStrings(major, 1, ticks[0][0])
+    from PySide6.QtGui import QFontMetricsF
+
+    font = axis.style.get("tickFont") or axis.font()
+    font_px = QFontMetricsF(font).horizontalAdvance(labels[0])
+    spacing_px = ticks[0][0] * width / (high - low)
+    assert spacing_px >= font_px + 8  # room between neighbouring labels
+    assert labels[0].count(":") == 3  # timecode
+    assert len(major) >= 3  # still enough labels to read the time

@@ -381,3 +381,26 @@ def test_the_sequence_exports_as_a_timeline_from_the_window(qtbot, window, tmp_p
         second.active_take,
     ]
     assert len(list((tmp_path / "Cut_media").iterdir())) == 2
+
+
+def test_times_read_as_timecode_or_frames_as_preferred(qtbot, window, dialogs):
+    canvas, viewer = window.timeline.canvas, window.viewer
+    assert canvas.time_label(24) == "00:00:01:00"  # one second at 24 fps
+    x = canvas.x_of(30) + canvas.px_per_frame / 2
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+    assert viewer.counter.text().startswith("00:00:01:06")
+    axis = window.camera_editor.plots["pan"].plot.getAxis("bottom")
+    assert axis.tickStrings([48], 1, 1) == ["00:00:02:00"]
+
+    def choose_frames(dialog):
+        dialog.time_box.setCurrentIndex(dialog.time_box.findData("frames"))
+        return True
+
+    dialogs.preferences_script = choose_frames
+    window.actions_by_name["preferences"].trigger()
+    assert canvas.time_label(24) == "24"
+    assert viewer.counter.text().startswith("30 ")
+    assert axis.tickStrings([48], 1, 1) == ["48"]
+    from studio import preferences
+
+    assert preferences.load().time_display == "frames"  # kept for the next start
