@@ -537,9 +537,6 @@ class CameraPathEditor(QWidget):
         )
         for widget in (self.add_button, self.delete_button, self.easing_box):
             bar.addWidget(widget)
-        bar.addSpacing(6)
-        for widget in (self.key_label, self.key_frame_spin, self.key_value_spin):
-            bar.addWidget(widget)
         bar.addStretch(1)
         for widget in (self.preset_box, self.strength_spin, self.preset_button):
             bar.addWidget(widget)
@@ -566,7 +563,13 @@ class CameraPathEditor(QWidget):
         layout.setSpacing(2)
         layout.addLayout(bar)
         layout.addLayout(body, 1)
-        layout.addWidget(self.hint)
+        footer = QHBoxLayout()  # the hint, and the selected key's typed frame and value
+        footer.setContentsMargins(0, 0, 6, 2)
+        footer.setSpacing(4)
+        footer.addWidget(self.hint, 1)
+        for widget in (self.key_label, self.key_frame_spin, self.key_value_spin):
+            footer.addWidget(widget)
+        layout.addLayout(footer)
 
         add_local_shortcuts(
             self,
@@ -603,8 +606,9 @@ class CameraPathEditor(QWidget):
 
     def _on_view_resized(self, *_args) -> None:
         """A fitted view stays fitted when the panel is resized (until the user zooms)."""
-        if not self._user_zoomed and self._plots:
-            self._plots[0].plot.setXRange(-0.5, self.frames - 0.5, padding=0)
+        if not self._user_zoomed:
+            for item in self._plots:
+                item.plot.setXRange(-0.5, self.frames - 0.5, padding=0)
 
     def _on_project_replaced(self) -> None:
         self._fitted_for = None  # another project: fit its shot afresh
@@ -642,8 +646,7 @@ class CameraPathEditor(QWidget):
             item.playhead.sigDragged.connect(self._on_playhead_line_dragged)
             if self._plots:
                 plot.setXLink(self._plots[0].plot)
-            else:
-                plot.vb.sigResized.connect(self._on_view_resized)
+            plot.vb.sigResized.connect(self._on_view_resized)
             plot.vb.sigRangeChangedManually.connect(self._on_view_zoomed)
             plot.getAxis("bottom").setStyle(showValues=row == len(shown) - 1)
             self._plots.append(item)
@@ -690,10 +693,11 @@ class CameraPathEditor(QWidget):
                 pad = (y_hi - y_lo) * 0.15
                 item.plot.setYRange(y_lo - pad, y_hi + pad, padding=0)
                 item.plot.setLimits(xMin=-0.5, xMax=last + 0.5, minXRange=min(4.0, last + 1))
-                item.plot.setXRange(-0.5, last + 0.5, padding=0)
             elif self._drag is None:
                 self._keep_in_view(item, ys)
-        if rescale:
+        if rescale:  # after every plot's limits: a linked plot's limits move the others
+            for item in self._plots:
+                item.plot.setXRange(-0.5, last + 0.5, padding=0)
             shot = self.shot
             self._fitted_for = (None if shot is None else shot.id, self.frames)
             self._user_zoomed = False

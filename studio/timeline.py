@@ -795,11 +795,11 @@ class TimelineWidget(QWidget):
         self.fit_button.setToolTip("Fit the whole sequence in view")
         self.fit_button.clicked.connect(self.fit)
         self.sequence_button = QToolButton(self)
-        self.sequence_button.setText("Play sequence")
+        self.sequence_button.setText("Sequence")
         self.sequence_button.setCheckable(True)
         self.sequence_button.setToolTip(
-            "Space, J and L play the whole sequence across its cuts, each shot's active take "
-            "in order (Shift+Space plays the sequence at any time)"
+            "Play sequence: Space, J and L play the whole sequence across its cuts, each "
+            "shot's active take in order (Shift+Space plays the sequence at any time)"
         )
         self.snap_button = QToolButton(self)
         self.snap_button.setText("Snap")
@@ -824,7 +824,6 @@ class TimelineWidget(QWidget):
         bar.addWidget(self.info, 1)
         for widget in (self.sequence_button, self.snap_button, self.ripple_button):
             bar.addWidget(widget)
-        bar.addSpacing(8)
         for widget in (self.zoom_out_button, self.zoom_in_button, self.fit_button):
             bar.addWidget(widget)
         layout = QVBoxLayout(self)

@@ -568,7 +568,7 @@ class ViewerWidget(QWidget):
             self.slider.setValue(self._index)
         if self._length:
             when = timecode.format_frame(self.time_origin + self._index, self._fps)
-            self.counter.setText(f"{when}   {self._index + 1}/{self._length}")
+            self.counter.setText(f"{when}   {self._index + 1} / {self._length}")
         else:
             self.counter.setText("   – / –")
         rate = f" · {self._rate:+d}x" if self._rate not in (0, 1) else ""
