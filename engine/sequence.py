@@ -103,9 +103,7 @@ class TrimResult:
     delta: int  # how far the edge moved, after clamping
 
 
-def trim(
-    all_spans: Sequence[Span], cut: int, side: str, delta: int, ripple: bool
-) -> TrimResult:
+def trim(all_spans: Sequence[Span], cut: int, side: str, delta: int, ripple: bool) -> TrimResult:
     """Move the edge at cut `cut` (0 .. len(spans)) by `delta` frames.
 
     `side` says which shot's edge was grabbed: "tail" is the shot before the cut (its

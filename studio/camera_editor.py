@@ -26,12 +26,12 @@ from PySide6.QtGui import QAction, QActionGroup, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QSpinBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
     QSizePolicy,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -299,9 +299,7 @@ class _TimeAxis(pg.AxisItem):
         px_per_frame = size / span
         room = self.label_px(max(abs(minVal), abs(maxVal))) + 16
         per_second = time_format.nominal_rate(self.fps)
-        steps = sorted(
-            {*_TICK_FRAMES, *(max(1, round(s * per_second)) for s in _TICK_SECONDS)}
-        )
+        steps = sorted({*_TICK_FRAMES, *(max(1, round(s * per_second)) for s in _TICK_SECONDS)})
         major = next((s for s in steps if s * px_per_frame >= room), steps[-1])
         smaller = [s for s in steps if s < major and major % s == 0]
         minor = smaller[-1] if smaller else major
@@ -525,6 +523,7 @@ class CameraPathEditor(QWidget):
         self.key_frame_spin = _FrameEntry(self)
         self.key_frame_spin._setup_entry(self.apply_key_entry, self._refresh_controls)
         self.key_frame_spin.setPrefix("frame ")
+        self.key_frame_spin.setSpecialValueText("frame –")
         self.key_frame_spin.setToolTip(
             "The selected key's frame (from 1): type, then Enter; Escape puts it back "
             "(double-click a key to come here)"
@@ -532,6 +531,7 @@ class CameraPathEditor(QWidget):
         self.key_value_spin = _ValueEntry(self)
         self.key_value_spin._setup_entry(self.apply_key_entry, self._refresh_controls)
         self.key_value_spin.setDecimals(3)
+        self.key_value_spin.setSpecialValueText("value –")
         self.key_value_spin.setToolTip(
             "The selected key's value on the curve it was picked on: type, then Enter"
         )
@@ -744,13 +744,19 @@ class CameraPathEditor(QWidget):
         for spin in (self.key_frame_spin, self.key_value_spin):
             spin.setEnabled(key is not None)
             spin.blockSignals(True)
-        self.key_frame_spin.setRange(1, max(1, self.frames))
-        self.key_value_spin.setRange(*spec.limits)
+        low, high = spec.limits
         self.key_value_spin.setSuffix(f" {spec.unit}" if spec.unit else "")
         self.key_value_spin.setPrefix(f"{spec.label.lower()} ")
         if key is not None:
+            self.key_frame_spin.setRange(1, max(1, self.frames))
+            self.key_value_spin.setRange(low, high)
             self.key_frame_spin.setValue(key.frame + 1)
             self.key_value_spin.setValue(getattr(key.pose, channel))
+        else:  # no key selected: the fields read as empty, not as a key at frame 1
+            self.key_frame_spin.setRange(0, max(1, self.frames))
+            self.key_frame_spin.setValue(0)
+            self.key_value_spin.setRange(low - 1, high)
+            self.key_value_spin.setValue(low - 1)
         for spin in (self.key_frame_spin, self.key_value_spin):
             spin.blockSignals(False)
         self.delete_button.setEnabled(key is not None)
@@ -766,9 +772,7 @@ class CameraPathEditor(QWidget):
         elif len(self.path.keyframes) == 1:
             self.hint.setText("  One key holds the camera. Add another at a later frame to move.")
         else:
-            self.hint.setText(
-                "  Drag keys · right-click one for easing · wheel zooms time, double-click fits"
-            )
+            self.hint.setText("  Drag keys · right-click: easing · double-click: type")
 
     def _is_last(self, frame: int) -> bool:
         return frame == max(k.frame for k in self.path.keyframes)

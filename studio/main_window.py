@@ -54,6 +54,7 @@ from .live_previs import LivePrevis
 from .media_import import KeyframeImporter, ShotImporter
 from .metrics_panel import MetricsPanel
 from .queue_panel import QueuePanel
+from .sequence_player import SequencePlayer
 from .shortcuts import key_sequences
 from .shot_list import ShotListWidget
 from .shot_presenter import ShotPresenter
@@ -62,7 +63,6 @@ from .take_cache import TakeCache
 from .take_obedience import ObedienceController
 from .takes_panel import TakesPanel
 from .tasks import TaskRunner
-from .sequence_player import SequencePlayer
 from .timeline import Thumbnails, TimelineWidget
 from .viewer import ViewerWidget
 

@@ -55,8 +55,8 @@ from engine.camera import CameraPath
 from engine.project import Shot, Take
 
 from . import theme
-from .camera_editor import EASING_LABELS, key_menu, with_easing
 from . import timecode as time_format
+from .camera_editor import EASING_LABELS, key_menu, with_easing
 from .commands import AddShot, MoveShot, RemoveShot, SetActiveTake, SetCamera, TrimShots
 from .commands import duplicate_shot as make_duplicate
 from .document import Document
@@ -115,7 +115,8 @@ class TimelineCanvas(QWidget):
         self.snapping = True
         self.ripple = False  # what a plain edge drag does; Shift does the other
         self.snapped_to: float | None = None  # the target a drag is snapped to (drawn)
-        self._anchor: tuple[str, int] | None = None  # (shot id, frame into it) of the playhead
+        # the playhead's (shot id, frame of its take, frame into the shot)
+        self._anchor: tuple[str, int, int] | None = None
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setMinimumHeight(CANVAS_H)
@@ -161,9 +162,7 @@ class TimelineCanvas(QWidget):
         return [
             (
                 shot,
-                QRectF(
-                    self.x_of(span.start), SHOT_TOP, span.duration * self.px_per_frame, SHOT_H
-                ),
+                QRectF(self.x_of(span.start), SHOT_TOP, span.duration * self.px_per_frame, SHOT_H),
             )
             for shot, span in zip(self.project.shots, self.spans())
         ]
@@ -185,12 +184,12 @@ class TimelineCanvas(QWidget):
         if shot is None:
             return []
         path = self._preview_path if self._preview_path is not None else shot.camera
-        start = self.project.shot_start(shot)
+        span = next(s for s in self.spans() if s.shot_id == shot.id)  # a trim's preview too
         y = KEYS_TOP + KEYS_H / 2
         return [
-            (k.frame, QPointF(self.x_of(start + k.frame) + self.px_per_frame / 2, y))
+            (k.frame, QPointF(self.x_of(span.start + k.frame) + self.px_per_frame / 2, y))
             for k in path.sorted().keyframes
-            if k.frame < shot.duration
+            if k.frame < span.duration
         ]
 
     def take_chips(self) -> list[tuple[Shot, Take, QRectF]]:
@@ -222,17 +221,25 @@ class TimelineCanvas(QWidget):
         """Put the playhead on sequence frame `frame`, remembering the shot content under it."""
         self.playhead = min(max(int(frame), 0), max(self.total_frames() - 1, 0))
         found = self.locate(self.playhead)
-        self._anchor = (found[0].id, found[1]) if found is not None else None
+        self._anchor = None
+        if found is not None:
+            shot, local = found
+            self._anchor = (shot.id, shot.head + local, local)
         self.update()
 
     def refresh(self) -> None:
-        """After an edit: the playhead stays on the frame of the shot it stood on (a reorder
-        or a trim of an earlier shot moves that shot, and the playhead goes with it)."""
+        """After an edit: the playhead stays on the same frame of the same take (a reorder or
+        a trim of an earlier shot moves that shot, and the playhead goes with it; a head trim
+        moves the frame within the shot, and the viewer is told)."""
         self._resize_to_content()
         shot = self.document.shot(self._anchor[0]) if self._anchor else None
         if shot is not None:
-            local = min(self._anchor[1], shot.duration - 1)
+            shot_id, clip_frame, was_local = self._anchor
+            local = min(max(clip_frame - shot.head, 0), shot.duration - 1)
             self.playhead = self.project.shot_start(shot) + local
+            self._anchor = (shot_id, clip_frame, local)
+            if local != was_local and shot_id == self.document.current_shot_id:
+                self.playhead_moved.emit(self.playhead)
         else:
             self.playhead = min(self.playhead, max(self.total_frames() - 1, 0))
         self.update()
@@ -375,7 +382,10 @@ class TimelineCanvas(QWidget):
         painter.drawPath(path)
         # the trim handles: head on the left, tail on the right
         index = number - 1
-        for cut, side, x in ((index, "head", rect.left() + 1), (index + 1, "tail", rect.right() - 4)):
+        for cut, side, x in (
+            (index, "head", rect.left() + 1),
+            (index + 1, "tail", rect.right() - 4),
+        ):
             name = f"{cut}:{side}"
             drag = self._drag
             dragged = drag is not None and drag.kind == "trim" and drag.cut == cut

@@ -8,9 +8,10 @@ The backends are slowed down a little for the "during" pictures only; everything
 the app as shipped. The real model is a tiny one built from config on the spot (it needs
 the models extra), so nothing is downloaded. Last, a storyboard: a new shot planned from its
 prompt. Then takes: two takes compared, the takes panel, and ask versus got on a take of the
-built-in model. Writes PNGs into the folder given (default: screenshots/); `--only
-real-models`, `--only storyboard` or `--only takes` takes just that part; `--only project`
-the project settings and takes that do not fit their shot.
+built-in model; then the sequence playing across a cut and the timecode ruler. Writes PNGs
+into the folder given (default: screenshots/); `--only real-models`, `--only storyboard`,
+`--only takes` or `--only timeline` takes just that part; `--only project` the project
+settings and takes that do not fit their shot.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument(
         "--only",
-        choices=("studio", "real-models", "storyboard", "takes", "project"),
+        choices=("studio", "real-models", "storyboard", "takes", "project", "timeline"),
         help="take only one part (default: all)",
     )
     args = parser.parse_args(argv)
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         _shoot_takes(window, shoot, settle, wait_until)
     if args.only in (None, "project"):
         _shoot_project(window, shoot, settle, wait_until)
+    if args.only in (None, "timeline"):
+        _shoot_sequence(window, out, shoot, settle, wait_until)
 
     window.shutdown()
     window.close()
@@ -341,6 +344,54 @@ def _shoot_project(window, shoot, settle, wait_until) -> None:
     settle(600)
     shoot(window, "project-take-mismatch.png")
     export_dialog("project-export-mismatch.png")
+
+
+def _shoot_sequence(window, out: Path, shoot, settle, wait_until) -> None:
+    """The sequence playing across a cut (the playhead just past it, the viewer on the second
+    shot's take), and the timeline's timecode ruler with a rolled cut."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    from studio.timeline import RULER_H, SHOT_H, SHOT_TOP
+
+    document = window.document
+    shots = document.project.shots[:2]
+    for shot in shots:
+        if shot.active_take is None:
+            window.generation.generate(1, shot.id)
+    wait_until(lambda: all(s.active_take is not None for s in shots), timeout=120)
+    window.timeline_dock.raise_()
+    window.timeline.fit()
+    canvas = window.timeline.canvas
+    cut = document.project.shot_start(shots[1])
+    x = canvas.x_of(cut - 12) + canvas.px_per_frame / 2
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+    wait_until(lambda: window.viewer.kind == "take")
+    settle(600)
+    player = window.sequence_player
+    window.play_sequence()
+    wait_until(lambda: player.frame >= cut + 3, timeout=30)
+    path = out / "sequence-playback.png"
+    window.grab().save(str(path))  # at once: the playhead just past the cut
+    print(f"wrote {path}")
+    window.sequence_player.pause()
+    settle(300)
+
+    # the ruler in timecode, while a cut is rolled onto the playhead (the snap line shows)
+    canvas.set_playhead(cut + 8)
+    points = _between(
+        QPointF(canvas.x_of(cut) - 2, SHOT_TOP + SHOT_H / 2),
+        QPointF(canvas.x_of(cut + 8) + 3, SHOT_TOP + SHOT_H / 2),
+        8,
+    )
+    points = [p.toPoint() for p in points]
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, pos=points[0])
+    for point in points[1:]:
+        settle(15)
+        QTest.mouseMove(canvas, point)
+    shoot(window.timeline_dock, "timeline-timecode.png")
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=points[-1])
+    document.undo_stack.undo()
 
 
 def _drag(widget, points, settle) -> None:

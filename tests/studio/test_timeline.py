@@ -82,8 +82,13 @@ def test_a_plain_edge_drag_rolls_the_cut(qtbot, window):
     assert canvas.shot_rects()[1][1].left() == canvas.x_of(40)
     qtbot.waitUntil(lambda: window.viewer.length == 40)
     # rolling the cut later: the second shot starts later in its take (its in-point moves)
+    x = canvas.x_of(50) + canvas.px_per_frame / 2  # the playhead on its take's frame 10
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPointF(x, RULER_H / 2).toPoint())
+    assert window.viewer.current_frame == 10
     drag(qtbot, canvas, path_between(edge_point(canvas, 40, "head"), frame_point(canvas, 46), 5))
     assert lengths(window) == [(0, 46), (6, 38)]
+    # the playhead stays on that frame of the take, now 4 frames into the shot
+    assert canvas.playhead == 50 and window.viewer.current_frame == 4
     window.undo_action.trigger()
     assert lengths(window) == [(0, 40), (0, 44)]
     window.undo_action.trigger()
