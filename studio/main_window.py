@@ -54,7 +54,7 @@ from .live_previs import LivePrevis
 from .media_import import KeyframeImporter, ShotImporter
 from .metrics_panel import MetricsPanel
 from .queue_panel import QueuePanel
-from .shortcuts import key_sequences
+from .shortcuts import FieldKeys, key_sequences
 from .shot_list import ShotListWidget
 from .shot_presenter import ShotPresenter
 from .storyboard import StoryboardController
@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._wire()
+        self.field_keys = FieldKeys(self, home=self.viewer.view)  # app keys in every field
         self._update_title()
         self.resize(1440, 900)
         if not (restore_layout and self.restore_layout()):
