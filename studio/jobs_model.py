@@ -4,18 +4,17 @@ Rows are plain `JobRecord`s updated by the generation controller from the bridge
 signals; the model only formats them (status, progress, elapsed and remaining time).
 
 The remaining time is measured, never guessed from the elapsed time (which holds the
-model's load and would make a first job's estimate several times too long): it is the
-steps left times this job's own seconds per step, read on the job's clock from the gaps
-between its progress events, its first step left out (it warms up). The per-step figure is
-the mean of those gaps, not their median: the built-in model decodes a preview every third
-step, and that decode costs several plain steps, so a median would leave it out and
-promise too little. Until the job has its own figure, the last finished job of the same
-backend and output size stands in; with neither, the row says "estimating…". A finished
-job's decode after its last step is timed too and added once that figure is known.
+model's load and made a first job's estimate several times too long): it is the steps
+left times the median of this job's own times per step, read on the job's clock from the
+gaps between its progress events, its first step left out (it warms up); a median, so one
+step slowed by another program does not swing it. Until the job has its own figure, the
+last finished job of the same backend and output size stands in; with neither, the row
+says "estimating…". That finished job's decode after its last step is added too.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -62,15 +61,14 @@ class JobRecord:
         self.last_mark = now
 
     def seconds_per_step(self) -> float | None:
-        """This job's mean time per step, its first step left out; None before it has one."""
-        gaps = [
-            (b[2] - a[2], b[0] - a[0])
+        """The median of this job's times per step, its first step left out; None before
+        it has one."""
+        per_step = [
+            (b[2] - a[2]) / (b[0] - a[0])
             for a, b in zip(self.marks, self.marks[1:])
             if b[0] > a[0] and a[1] == b[1]  # a change of unit ("encoding", "decoding") is no step
-        ]
-        gaps = gaps[1:]
-        steps = sum(n for _, n in gaps)
-        return sum(t for t, _ in gaps) / steps if steps else None
+        ][1:]
+        return statistics.median(per_step) if per_step else None
 
     def decode_seconds(self) -> float | None:
         """How long the job ran after its last step (the final decode), once it finished."""

@@ -234,9 +234,7 @@ def test_quit_and_cancel_hides_at_once_and_stops_the_engine(qtbot, make_window, 
     assert window.document.current_shot.takes == []
 
 
-def test_the_window_keeps_its_width_through_a_generation(
-    qtbot, shipped_theme, make_window, sample
-):
+def test_the_window_keeps_its_width_through_a_generation(qtbot, shipped_theme, make_window, sample):
     backend = SlowPrevis(delay=0.05)
     window = make_window(engine_factory=engine_with(lambda name: backend), project=sample)
     window.queue_dock.raise_()
