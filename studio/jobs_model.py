@@ -105,6 +105,8 @@ class JobRecord:
             return None
         if per_step is None:
             per_step = estimate.step_s
+        if self.step >= total and estimate is None:
+            return None  # its final decode, which no finished job has timed yet
         decode = estimate.decode_s if estimate is not None else 0.0
         left = max(total - self.step, 0) * per_step + decode
         since = self.last_mark if self.last_mark is not None else self.started
@@ -271,7 +273,10 @@ class JobListModel(QAbstractTableModel):
             if column == self.ELAPSED:
                 return _duration(record.elapsed())
             if column == self.REMAINING:
-                unknown = "estimating…" if record.status == "running" else "–"
+                unknown = "–"
+                if record.status == "running":
+                    done = record.total and record.step >= record.total
+                    unknown = "finishing…" if done else "estimating…"
                 return _duration(record.remaining(), unknown)
             if column == self.CANCEL:
                 if record.decodable:

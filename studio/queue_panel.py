@@ -34,7 +34,7 @@ _WIDEST = {
     JobListModel.NODE: ("gpu-node-00",),
     JobListModel.PROGRESS: ("888/888",),
     JobListModel.ELAPSED: ("88.8 s", "88:88"),
-    JobListModel.REMAINING: ("estimating…", "88:88"),
+    JobListModel.REMAINING: ("estimating…", "finishing…", "88:88"),
 }
 
 

@@ -195,7 +195,7 @@ def _shoot_queue(window, shoot, settle, wait_until) -> None:
     window.queue_dock.raise_()
     window.generate()
     wait_until(lambda: running_at(3), timeout=180)
-    shoot(window.queue_dock, "queue-measured-eta.png")
+    shoot(window.queue_dock, "queue-first-job.png")
     wait_until(lambda: not window.generation.active_jobs, timeout=180)
     window.generate()
     wait_until(lambda: running_at(0), timeout=180)

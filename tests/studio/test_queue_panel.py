@@ -154,6 +154,10 @@ def test_remaining_time_is_the_steps_left_at_the_measured_pace(qtbot, clock):
     assert remaining_text(panel) == "3.0 s"  # 6 steps x 0.5 s
     clock.now += 1.0  # it counts down between steps
     assert remaining_text(panel) == "2.0 s"
+    for step in range(3, 9):
+        clock.now += 0.5
+        model.progress("a", step, 8, "steps", record.marks[-1][2] + 0.5)
+    assert remaining_text(panel) == "finishing…"  # the final decode: not timed by any job yet
 
 
 def test_a_like_job_is_estimated_from_the_last_one_before_its_own_steps(qtbot, clock):
