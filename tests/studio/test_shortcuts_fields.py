@@ -29,33 +29,35 @@ def focused():
     return QApplication.focusWidget()
 
 
-def test_chords_in_the_height_field_are_the_apps(qtbot, window, dialogs):
+def shot_duration(window) -> int:
+    return window.document.current_shot.duration
+
+
+def test_chords_in_a_spin_box_are_the_apps(qtbot, window, dialogs):
     """Ctrl+E exports and Ctrl+Z undoes from a spin box (under X11 a line edit claims
     Ctrl+E as "end of line", and on every platform Ctrl+Z as its own undo)."""
     asked = []
-    dialogs.export_options = lambda defaults, has_sequence: asked.append(defaults)  # cancelled
+    dialogs.export_options = lambda defaults, *args, **kw: asked.append(defaults)  # cancelled
     window.shot_list.add_button.click()  # an edit to undo
-    height = click_into(qtbot, window, window.inspector.height_spin)
-    before = window.document.project.height
+    duration = click_into(qtbot, window, window.inspector.duration_spin)
+    before, text = shot_duration(window), duration.text()
     QTest.keyClick(focused(), Qt.Key.Key_E, CTRL)
     assert len(asked) == 1  # the export dialog was asked for
-    assert height.value() == before and height.text() == str(before)
+    assert duration.text() == text and shot_duration(window) == before
     QTest.keyClick(focused(), Qt.Key.Key_Z, CTRL)
     assert len(window.document.project.shots) == 2  # the app's undo, not the field's
-    assert window.document.project.height == before
 
 
 def test_escape_leaves_the_field_and_keeps_the_committed_value(qtbot, window):
-    height = click_into(qtbot, window, window.inspector.height_spin)
-    before = window.document.project.height
-    height.selectAll()
-    QTest.keyClicks(focused(), "200")
-    assert height.text() == "200"  # typed, not committed (the size commits on Enter)
+    duration = click_into(qtbot, window, window.inspector.duration_spin)
+    before, text = shot_duration(window), duration.text()
+    duration.selectAll()
+    QTest.keyClicks(focused(), "3")
+    assert duration.cleanText() == "3"  # typed, not committed (a duration commits on Enter)
     QTest.keyClick(focused(), Qt.Key.Key_Escape)
-    assert not height.hasFocus()
+    assert not duration.hasFocus()
     assert focused() is window.viewer.view  # back to the viewer
-    assert height.value() == before and height.text() == str(before)
-    assert window.document.project.height == before
+    assert duration.text() == text and shot_duration(window) == before
     assert window.document.undo_stack.count() == 0
 
 
@@ -64,11 +66,11 @@ def test_second_escape_cancels_the_running_job_not_the_first(qtbot, make_window,
 
     backend = SlowPrevis(delay=0.05)
     window = make_window(engine_factory=engine_with(lambda name: backend), project=sample)
-    width = click_into(qtbot, window, window.inspector.width_spin)
+    field = click_into(qtbot, window, window.inspector.seed_spin)
     with qtbot.waitSignal(window.bridge.preview_ready, timeout=15_000):
         (job,) = window.generate()
     QTest.keyClick(focused(), Qt.Key.Key_Escape)  # leaves the field only
-    assert not width.hasFocus()
+    assert not field.hasFocus()
     assert window.generation.model.record(job).status == "running"
     with qtbot.waitSignal(window.bridge.job_cancelled, timeout=15_000):
         QTest.keyClick(focused(), Qt.Key.Key_Escape)  # now on the viewer: cancels
@@ -76,32 +78,33 @@ def test_second_escape_cancels_the_running_job_not_the_first(qtbot, make_window,
 
 
 def test_enter_commits_the_field_and_gives_the_focus_back(qtbot, window):
-    height = click_into(qtbot, window, window.inspector.height_spin)
-    height.selectAll()
-    QTest.keyClicks(focused(), "200")
+    duration = click_into(qtbot, window, window.inspector.duration_spin)
+    duration.selectAll()
+    QTest.keyClicks(focused(), "3")
     QTest.keyClick(focused(), Qt.Key.Key_Return)
-    assert window.document.project.height == 200
+    assert shot_duration(window) == round(3 * window.document.project.fps)
     qtbot.waitUntil(lambda: focused() is window.viewer.view)
 
 
 def test_space_plays_from_a_spin_box_and_is_a_letter_in_the_prompt(qtbot, window):
-    width = click_into(qtbot, window, window.inspector.width_spin)
-    before = width.value()
+    seed = click_into(qtbot, window, window.inspector.seed_spin)
+    text = seed.text()
     assert not window.viewer.is_playing
     QTest.keyClick(focused(), Qt.Key.Key_Space)
     assert window.viewer.is_playing
-    assert width.value() == before and width.hasFocus()
+    assert seed.text() == text and seed.hasFocus()
     QTest.keyClick(focused(), Qt.Key.Key_K)  # K stops, still from the field
     assert not window.viewer.is_playing
-    assert width.value() == before and width.text() == str(before)
+    assert seed.text() == text
     # what a number needs still types: digits, and arrows move inside the field
+    duration = click_into(qtbot, window, window.inspector.duration_spin)
     frame = window.viewer.current_frame
     zoom = window.viewer.zoom_box.currentIndex()
-    width.selectAll()
+    duration.selectAll()
     QTest.keyClick(focused(), Qt.Key.Key_1)  # "1" is Zoom 100 % elsewhere
     QTest.keyClick(focused(), Qt.Key.Key_Left)  # Left is the previous frame elsewhere
     QTest.keyClick(focused(), Qt.Key.Key_2)
-    assert width.text() == "21"
+    assert duration.cleanText() == "21"
     assert window.viewer.zoom_box.currentIndex() == zoom
     assert window.viewer.current_frame == frame
     # the prompt is free text: Space and L are letters there, not play
@@ -114,7 +117,7 @@ def test_space_plays_from_a_spin_box_and_is_a_letter_in_the_prompt(qtbot, window
     assert not window.viewer.is_playing
 
 
-@pytest.mark.parametrize("field", ["name_edit", "width_spin"])
+@pytest.mark.parametrize("field", ["name_edit", "seed_spin"])
 def test_undo_and_redo_work_from_any_field(qtbot, window, field):
     shot = window.document.current_shot
     window.shot_list.add_button.click()  # an edit to undo
@@ -129,11 +132,12 @@ def test_undo_and_redo_work_from_any_field(qtbot, window, field):
 
 
 def test_ctrl_enter_in_a_field_generates_what_was_typed(qtbot, window):
-    height = click_into(qtbot, window, window.inspector.height_spin)
-    height.selectAll()
-    QTest.keyClicks(focused(), "200")  # typed, not yet committed
+    duration = click_into(qtbot, window, window.inspector.duration_spin)
+    duration.selectAll()
+    QTest.keyClicks(focused(), "1")  # typed, not yet committed
     QTest.keyClick(focused(), Qt.Key.Key_Return, CTRL)
     (record,) = window.generation.model.records()
-    assert record.size[1] == 200  # the job was made at the height on screen
-    assert window.document.project.height == 200
+    frames = round(1 * window.document.project.fps)
+    assert record.size[2] == frames  # the job was made at the duration on screen
+    assert shot_duration(window) == frames
     qtbot.waitUntil(lambda: not window.generation.active_jobs, timeout=15_000)
