@@ -156,9 +156,14 @@ class JobStarted(JobEvent):
 
 @dataclass(frozen=True)
 class JobProgress(JobEvent):
+    """`elapsed_s` is the job's own clock on the machine that runs it (seconds since it
+    started, loading included): a client measures time per step from the gaps between
+    these, free of delivery delays; None where nothing timed it."""
+
     step: int
     total: int
     message: str = ""
+    elapsed_s: float | None = None
 
 
 @dataclass(frozen=True)

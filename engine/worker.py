@@ -213,7 +213,7 @@ class Engine:
             token.raise_if_cancelled()
             report = Reporter(
                 on_progress=lambda step, total, msg: self._emit(
-                    JobProgress(job_id, step, total, msg)
+                    JobProgress(job_id, step, total, msg, time.perf_counter() - started)
                 ),
                 on_preview=lambda frames, step, total, complete: self._emit(
                     JobPreview(job_id, _frozen_copy(frames), step, total, complete)

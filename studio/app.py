@@ -189,4 +189,23 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(args.quit_after, window.close)
     code = app.exec()
     window.shutdown()
+    if not window.engine_stopped:
+        log.warning("quitting while the engine is still loading a model")
+    leave(int(code))
     return int(code)
+
+
+def leave(code: int) -> None:
+    """End the process now that the window has shut down: the project is saved (or its
+    autosave kept), its lock given up, the settings written; the log is flushed here.
+
+    Python's own teardown would free torch, Qt and every module one by one, which takes
+    a second or more after the window has gone and saves nothing; and an engine thread
+    still inside a model load (nothing can interrupt one; its job is cancelled) would
+    hold the exit until the load ended.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)

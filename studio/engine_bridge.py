@@ -57,7 +57,7 @@ class EngineBridge(QObject):
     job_queued = Signal(str, int)  # job id, jobs ahead
     job_started = Signal(str, str, int)  # job id, backend, total steps
     job_placed = Signal(str, str)  # job id, the farm node running it
-    job_progress = Signal(str, int, int, str)  # job id, step, total, message
+    job_progress = Signal(str, int, int, str, object)  # id, step, total, unit, job's clock
     preview_ready = Signal(str, object, int, int, bool)  # job id, frames, step, total, complete
     job_finished = Signal(str, object)  # job id, JobFinished
     job_cancelled = Signal(str)
@@ -218,7 +218,7 @@ class EngineBridge(QObject):
         if isinstance(event, JobPreview):
             self.preview_ready.emit(job_id, event.frames, event.step, event.total, event.complete)
         elif isinstance(event, JobProgress):
-            self.job_progress.emit(job_id, event.step, event.total, event.message)
+            self.job_progress.emit(job_id, event.step, event.total, event.message, event.elapsed_s)
         elif isinstance(event, JobQueued):
             self.job_queued.emit(job_id, event.position)
         elif isinstance(event, JobStarted):

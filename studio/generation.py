@@ -91,6 +91,7 @@ class GenerationController(QObject):
         bridge.job_cancelled.connect(self._on_bridge_job_cancelled)
         bridge.job_failed.connect(self._on_bridge_job_failed)
         bridge.notice.connect(self._on_bridge_notice)
+        self._project = document.project  # whose queue history the rows are
         document.project_replaced.connect(self._on_project_replaced)
 
     # ------------------------------------------------------------------ starting and stopping
@@ -186,7 +187,7 @@ class GenerationController(QObject):
                 shot_id=shot_id,
                 seed=request.seed,
                 backend=request.backend,
-                total=request.steps,
+                size=(request.width, request.height, request.frames),
             )
         )
         try:
@@ -231,13 +232,17 @@ class GenerationController(QObject):
     # ------------------------------------------------------------------ engine events
 
     def _on_bridge_job_started(self, job_id: str, backend: str, total: int) -> None:
-        self.model.update(job_id, status="running", total=total)
+        # the step total comes with the first step: the backend knows it (two passes count
+        # both), the request's steps may not be it
+        self.model.update(job_id, status="running")
 
     def _on_bridge_job_placed(self, job_id: str, node: str) -> None:
         self.model.update(job_id, node=node)
 
-    def _on_bridge_job_progress(self, job_id: str, step: int, total: int, message: str) -> None:
-        self.model.update(job_id, step=step, total=total)
+    def _on_bridge_job_progress(
+        self, job_id: str, step: int, total: int, message: str, clock: float | None = None
+    ) -> None:
+        self.model.progress(job_id, step, total, message, clock)
 
     def _on_bridge_preview_ready(
         self, job_id, frames, step: int, total: int, complete: bool
@@ -252,7 +257,7 @@ class GenerationController(QObject):
             return
         record = self.model.record(job_id)
         if record is not None:
-            self.model.update(job_id, status="saving", step=record.total)
+            self.model.update(job_id, status="saving", step=record.total, run_s=event.elapsed_s)
         self.clip_finished.emit(job.shot_id, job_id, event.frames, float(event.fps))
         folder = job.project.folder
         if folder is None:
@@ -305,6 +310,10 @@ class GenerationController(QObject):
 
     def _on_bridge_job_cancelled(self, job_id: str) -> None:
         job = self._jobs.pop(job_id, None)
+        if job is not None and job.project is not self._project:
+            self.model.remove(job_id)  # cancelled when its project was closed: no history
+            self.job_ended.emit(job.shot_id, job_id)
+            return
         self.model.update(job_id, status="cancelled")
         if job is not None:
             self.job_ended.emit(job.shot_id, job_id)
@@ -343,11 +352,16 @@ class GenerationController(QObject):
         return mine is not None and theirs is not None and _same_folder(mine, theirs)
 
     def _on_project_replaced(self) -> None:
-        """Jobs of the previous project keep running (the user chose so when switching): each
-        saves its take into its own project. Only "decode again" cannot follow them."""
+        """Another project is open: the queue's history of the previous one goes (a new
+        project starts with an empty queue). Its jobs still running, which the user chose to
+        keep when switching, stay listed: each saves its take into its own project. Only
+        "decode again" cannot follow them."""
         for job_id in [j for j, job in self._decodable.items() if not self.can_decode_again(j)]:
             del self._decodable[job_id]
             self.model.update(job_id, decodable=False)
+        if self.document.project is not self._project:  # not a recovered version of it
+            self._project = self.document.project
+            self.forget(self.model.clear_finished())
 
 
 def _fresh_seed(avoid: int, count: int) -> int:

@@ -47,6 +47,7 @@ from engine.project import Shot
 from . import icons, settings
 from .commands import SetShotField, SetShotSetting
 from .document import Document
+from .labels import WrappedLabel
 from .project_settings import show_warning, warning_label
 from .tasks import TaskRunner
 
@@ -205,9 +206,8 @@ class Inspector(QWidget):
         self.backend_box = QComboBox(content)
         self.backend_box.activated.connect(self._on_backend_chosen)
         form.addRow("Backend", self.backend_box)
-        self.backend_note = QLabel(content)
+        self.backend_note = WrappedLabel(content)  # the whole description, never cut
         self.backend_note.setObjectName("dim")
-        self.backend_note.setWordWrap(True)
         form.addRow("", self.backend_note)
         self.memory_note = QLabel(content)
         self.memory_note.setObjectName("dim")

@@ -2,10 +2,19 @@
 
 Rows are plain `JobRecord`s updated by the generation controller from the bridge's
 signals; the model only formats them (status, progress, elapsed and remaining time).
+
+The remaining time is measured, never guessed from the elapsed time (which holds the
+model's load and made a first job's estimate several times too long): it is the steps
+left times the median of this job's own times per step, read on the job's clock from the
+gaps between its progress events, its first step left out (it warms up); a median, so one
+step slowed by another program does not swing it. Until the job has its own figure, the
+last finished job of the same backend and output size stands in; with neither, the row
+says "estimating…". That finished job's decode after its last step is added too.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +47,37 @@ class JobRecord:
     submitted: float = field(default_factory=time.monotonic)
     started: float | None = None
     ended: float | None = None
+    size: tuple[int, int, int] = (0, 0, 0)  # width, height, frames: what a step costs
+    marks: list[tuple[int, str, float]] = field(default_factory=list)  # step, unit, job clock
+    last_mark: float | None = None  # when the newest progress arrived (monotonic, here)
+    run_s: float | None = None  # the engine's own time for the whole job, once it finished
+    estimate: Measured | None = None  # a finished job like this one, before this has its own
+
+    def add_progress(self, step: int, unit: str, clock: float | None, now: float) -> None:
+        """A progress event; `clock` is the job's own (None: its arrival time stands in)."""
+        if clock is None:
+            clock = now - (self.started if self.started is not None else self.submitted)
+        self.marks.append((step, unit, clock))
+        self.last_mark = now
+
+    def seconds_per_step(self) -> float | None:
+        """The median of this job's times per step, its first step left out; None before
+        it has one."""
+        per_step = [
+            (b[2] - a[2]) / (b[0] - a[0])
+            for a, b in zip(self.marks, self.marks[1:])
+            if b[0] > a[0] and a[1] == b[1]  # a change of unit ("encoding", "decoding") is no step
+        ][1:]
+        return statistics.median(per_step) if per_step else None
+
+    def decode_seconds(self) -> float | None:
+        """How long the job ran after its last step (the final decode), once it finished."""
+        last = next(
+            (clock for step, _, clock in self.marks if self.total and step >= self.total), None
+        )
+        if self.run_s is None or last is None:
+            return None
+        return max(self.run_s - last, 0.0)
 
     @property
     def active(self) -> bool:
@@ -55,16 +95,38 @@ class JobRecord:
         return (self.ended if self.ended is not None else now or time.monotonic()) - self.started
 
     def remaining(self, now: float | None = None) -> float | None:
-        """Linear estimate from the steps done so far; None until one step is done."""
-        elapsed = self.elapsed(now)
-        if self.status != "running" or elapsed is None or not self.step or not self.total:
+        """Seconds left: steps left x seconds per step (+ the final decode, when a finished
+        job like this one timed it), counting down since the newest step; None unknown."""
+        if self.status != "running":
             return None
-        return elapsed * (self.total - self.step) / self.step
+        per_step, estimate = self.seconds_per_step(), self.estimate
+        total = self.total or (estimate.steps if estimate is not None else 0)
+        if not total or (per_step is None and estimate is None):
+            return None
+        if per_step is None:
+            per_step = estimate.step_s
+        if self.step >= total and estimate is None:
+            return None  # its final decode, which no finished job has timed yet
+        decode = estimate.decode_s if estimate is not None else 0.0
+        left = max(total - self.step, 0) * per_step + decode
+        since = self.last_mark if self.last_mark is not None else self.started
+        now = time.monotonic() if now is None else now
+        return max(left - (now - since), 0.0) if since is not None else left
 
 
-def _duration(seconds: float | None) -> str:
+@dataclass(frozen=True)
+class Measured:
+    """What a finished job measured: seconds per step, the decode after its last step, and
+    its steps (a like job's total, until its own first step says)."""
+
+    step_s: float
+    decode_s: float = 0.0
+    steps: int = 0
+
+
+def _duration(seconds: float | None, unknown: str = "–") -> str:
     if seconds is None:
-        return "–"
+        return unknown
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(seconds), 60)
@@ -95,6 +157,7 @@ class JobListModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._rows: list[JobRecord] = []
+        self._measured: dict[tuple, Measured] = {}  # (backend, size) -> the last such job
         self._ticker = QTimer(self)  # elapsed/remaining tick only while a job runs
         self._ticker.setInterval(250)
         self._ticker.timeout.connect(self._tick)
@@ -102,6 +165,7 @@ class JobListModel(QAbstractTableModel):
     # ------------------------------------------------------------------ records
 
     def add(self, record: JobRecord) -> None:
+        record.estimate = self._measured.get((record.backend, record.size))
         row = len(self._rows)
         self.beginInsertRows(QModelIndex(), row, row)
         self._rows.append(record)
@@ -116,6 +180,16 @@ class JobListModel(QAbstractTableModel):
     def row_of(self, job_id: str) -> int:
         return next((i for i, r in enumerate(self._rows) if r.job_id == job_id), -1)
 
+    def progress(
+        self, job_id: str, step: int, total: int, unit: str = "", clock: float | None = None
+    ) -> JobRecord | None:
+        """A job's step: `clock` is the job's own time at it (`JobProgress.elapsed_s`)."""
+        record = self.record(job_id)
+        if record is None:
+            return None
+        record.add_progress(step, unit, clock, time.monotonic())
+        return self.update(job_id, step=step, total=total)
+
     def update(self, job_id: str, **changes) -> JobRecord | None:
         row = self.row_of(job_id)
         if row < 0:
@@ -127,6 +201,8 @@ class JobListModel(QAbstractTableModel):
             record.started = time.monotonic()
         if changes.get("status") in ("finished", "cancelled", "failed") and record.ended is None:
             record.ended = time.monotonic()
+        if changes.get("status") in ("saving", "finished") and record.run_s is not None:
+            self._remember(record)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
         running = any(r.status == "running" for r in self._rows)
         if running and not self._ticker.isActive():
@@ -134,6 +210,12 @@ class JobListModel(QAbstractTableModel):
         elif not running:
             self._ticker.stop()
         return record
+
+    def _remember(self, record: JobRecord) -> None:
+        step_s = record.seconds_per_step()
+        if step_s is not None:
+            measured = Measured(step_s, record.decode_seconds() or 0.0, record.total)
+            self._measured[(record.backend, record.size)] = measured
 
     def has_nodes(self) -> bool:
         """Whether any job ran on a farm node (the queue shows the Node column then)."""
@@ -146,6 +228,13 @@ class JobListModel(QAbstractTableModel):
         self._rows = [r for r in self._rows if r.active]
         self.endResetModel()
         return gone
+
+    def remove(self, job_id: str) -> None:
+        row = self.row_of(job_id)
+        if row >= 0:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._rows[row]
+            self.endRemoveRows()
 
     def _tick(self) -> None:
         if self._rows:
@@ -184,7 +273,11 @@ class JobListModel(QAbstractTableModel):
             if column == self.ELAPSED:
                 return _duration(record.elapsed())
             if column == self.REMAINING:
-                return _duration(record.remaining())
+                unknown = "–"
+                if record.status == "running":
+                    done = record.total and record.step >= record.total
+                    unknown = "finishing…" if done else "estimating…"
+                return _duration(record.remaining(), unknown)
             if column == self.CANCEL:
                 if record.decodable:
                     return "↻"

@@ -55,7 +55,7 @@ from .media_import import KeyframeImporter, ShotImporter
 from .metrics_panel import MetricsPanel
 from .queue_panel import QueuePanel
 from .sequence_player import SequencePlayer
-from .shortcuts import key_sequences
+from .shortcuts import FieldKeys, key_sequences
 from .shot_list import ShotListWidget
 from .shot_presenter import ShotPresenter
 from .storyboard import StoryboardController
@@ -69,6 +69,9 @@ from .viewer import ViewerWidget
 log = logging.getLogger(__name__)
 
 LAYOUT_VERSION = 2
+#: how long quitting waits for the engine to reach its next step (a step takes well under
+#: this; a model still loading cannot be interrupted and is left to the process's exit)
+QUIT_ENGINE_WAIT_S = 1.0
 
 
 class MainWindow(QMainWindow):
@@ -86,6 +89,7 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.dialogs = dialogs if dialogs is not None else Dialogs(self)
         self._closed = False
+        self.engine_stopped = False  # set by shutdown: the engine thread ended in time
 
         # -- the pieces
         self.gc_guard = GuiThreadCollector(self)
@@ -173,6 +177,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._wire()
+        self.field_keys = FieldKeys(self, home=self.viewer.view)  # app keys in every field
         self._update_title()
         self.resize(1440, 900)
         if not (restore_layout and self.restore_layout()):
@@ -794,21 +799,26 @@ class MainWindow(QMainWindow):
         if self._closed:
             event.accept()
             return
+        # saving first: a user who backs out of either question finds the jobs still running
+        if not self.files.maybe_save():
+            event.ignore()
+            return
         busy = self.generation.active_jobs
         if busy and not self.dialogs.confirm_quit_while_busy(busy):
             event.ignore()
             return
-        if not self.files.maybe_save():
-            event.ignore()
-            return
+        self.generation.cancel_all()  # "quit and cancel": at once, not after the layout
         self.save_layout()
-        self.shutdown(release_lock=False)
+        self.hide()  # gone at once; the engine stops at its next step meanwhile
+        self.shutdown(release_lock=False, engine_wait_s=QUIT_ENGINE_WAIT_S)
         self.importer.empty_trash()  # undone imports: nothing can redo them now
         self.files.close()  # cleans up what the user removed, then gives the lock up
         event.accept()
 
-    def shutdown(self, release_lock: bool = True) -> None:
-        """Stop the engine and every worker; after this no thread of ours is running.
+    def shutdown(self, release_lock: bool = True, engine_wait_s: float = 10.0) -> None:
+        """Stop the engine and every worker; after this no thread of ours is running, but
+        an engine thread inside a model load, which nothing can interrupt, may be given up
+        on after `engine_wait_s` (`engine_stopped` says; the process then exits without it).
 
         Closing calls it; a test that simulates a crash calls it alone (the autosave stays,
         and the lock goes, as it does when a crashed process is gone).
@@ -821,7 +831,7 @@ class MainWindow(QMainWindow):
         self.exporter.cancel()
         self.live_previs.shutdown()
         self.tasks.cancel_all()
-        self.bridge.shutdown()
+        self.engine_stopped = self.bridge.shutdown(engine_wait_s)
         self.tasks.wait()
         self.gc_guard.release()
         if self.shortcuts_page is not None:

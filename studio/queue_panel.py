@@ -8,13 +8,12 @@ its last column and enables "Decode again" (also in the row's context menu).
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QMenu,
     QPushButton,
     QSpinBox,
@@ -27,6 +26,16 @@ from PySide6.QtWidgets import (
 )
 
 from .jobs_model import DECODE_AGAIN_TIP, JobListModel
+from .labels import ElidedLabel
+
+#: the widest text each sized column usually holds (a longer status message is elided)
+_WIDEST = {
+    JobListModel.STATUS: ("Saving take", "Cancelled", "Running"),
+    JobListModel.NODE: ("gpu-node-00",),
+    JobListModel.PROGRESS: ("888/888",),
+    JobListModel.ELAPSED: ("88.8 s", "88:88"),
+    JobListModel.REMAINING: ("estimating…", "finishing…", "88:88"),
+}
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -67,15 +76,9 @@ class QueuePanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(JobListModel.JOB, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(JobListModel.STATUS, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(JobListModel.STATUS, 104)
-        header.setSectionResizeMode(JobListModel.NODE, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(JobListModel.NODE, 120)
-        header.resizeSection(JobListModel.PROGRESS, 84)
-        header.resizeSection(JobListModel.ELAPSED, 62)
-        header.resizeSection(JobListModel.REMAINING, 82)
         header.setSectionResizeMode(JobListModel.CANCEL, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(JobListModel.CANCEL, 28)
+        self._fit_columns()
         self.table.clicked.connect(self._on_table_clicked)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_menu)
@@ -104,16 +107,17 @@ class QueuePanel(QWidget):
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.setToolTip("Remove finished, cancelled and failed jobs from the list")
         self.clear_button.clicked.connect(self._on_clear_clicked)
-        self.summary = QLabel(self)
+        # the room left over, never more: a job starting must not widen the dock (the window)
+        self.summary = ElidedLabel(self)
         self.summary.setObjectName("dim")
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         toolbar = QHBoxLayout()
         toolbar.setContentsMargins(6, 6, 6, 0)
         toolbar.setSpacing(4)
         toolbar.addWidget(self.variations_spin)
         toolbar.addWidget(self.variations_button)
-        toolbar.addStretch(1)
-        toolbar.addWidget(self.summary)
+        toolbar.addWidget(self.summary, 1)
         toolbar.addWidget(self.decode_button)
         toolbar.addWidget(self.cancel_button)
         toolbar.addWidget(self.cancel_all_button)
@@ -123,9 +127,28 @@ class QueuePanel(QWidget):
         layout.setSpacing(4)
         layout.addLayout(toolbar)
         layout.addWidget(self.table, 1)
-        for signal in (model.rowsInserted, model.dataChanged, model.modelReset):
+        for signal in (model.rowsInserted, model.rowsRemoved, model.dataChanged, model.modelReset):
             signal.connect(self._refresh_summary)
         self._refresh_summary()
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as its header and its widest usual text, in this font: a
+        header never clips and "estimating…" fits (fixed sizes clipped under larger fonts)."""
+        header = self.table.horizontalHeader()
+        header.ensurePolished()
+        self.table.ensurePolished()
+        metrics = self.table.fontMetrics()
+        margin = 2 * self.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin) + 10
+        for column, texts in _WIDEST.items():
+            width = max(metrics.horizontalAdvance(text) for text in texts) + margin
+            header.resizeSection(column, max(width, header.sectionSizeHint(column)))
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(
+            self, "table"
+        ):
+            self._fit_columns()
 
     def _selected_job(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -189,7 +212,8 @@ class QueuePanel(QWidget):
         records = self.model.records()
         running = sum(r.status == "running" for r in records)
         queued = sum(r.status == "queued" for r in records)
-        self.summary.setText(f"{running} running · {queued} queued" if running or queued else "")
+        text = f"{running} running · {queued} queued" if running or queued else ""
+        self.summary.setText(text)
         self.cancel_button.setEnabled(bool(running or queued))
         self.cancel_all_button.setEnabled(bool(running or queued))
         hide_nodes = not self.model.has_nodes()

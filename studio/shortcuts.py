@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QEvent, QKeyCombination, QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,6 @@ def key_sequences(action: str) -> list[QKeySequence]:
 
 def add_local_shortcuts(widget, bindings) -> None:
     """`(action, slot)` pairs as shortcuts live while `widget` or a child has the focus."""
-    from PySide6.QtCore import Qt
     from PySide6.QtGui import QShortcut
 
     for action, slot in bindings:
@@ -99,3 +109,152 @@ def display_keys(item: Shortcut) -> list[str]:
         QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText)
         for k in (item.shown or item.keys)
     ]
+
+
+# ----------------------------------------------------------------------------- fields
+
+#: what a numeric field needs typed; any other key that is an app shortcut is the app's
+_NUMBER_TEXT = frozenset("0123456789.,-+")
+#: the keys that move or delete inside a field: a field keeps them
+_MOVE_KEYS = frozenset(
+    (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_Home,
+     Qt.Key.Key_End, Qt.Key.Key_Backspace, Qt.Key.Key_Delete, Qt.Key.Key_PageUp,
+     Qt.Key.Key_PageDown)
+)  # fmt: skip
+_CHORD = (
+    Qt.KeyboardModifier.ControlModifier
+    | Qt.KeyboardModifier.AltModifier
+    | Qt.KeyboardModifier.MetaModifier
+)
+
+
+def field_kind(widget: QWidget | None) -> str:
+    """'number', 'text' or 'choice' for the fields whose keys clash with the app's; '' else."""
+    if isinstance(widget, QAbstractSpinBox):
+        return "number"
+    if isinstance(widget, QComboBox):
+        return "text" if widget.isEditable() else "choice"
+    if isinstance(widget, QLineEdit):
+        return "number" if isinstance(widget.parent(), QAbstractSpinBox) else "text"
+    if isinstance(widget, (QPlainTextEdit, QTextEdit)):
+        return "" if widget.isReadOnly() else "text"
+    return ""
+
+
+def _commit(widget: QWidget) -> None:
+    """What is typed in a numeric field becomes its value (an app key acts on the edit)."""
+    if isinstance(widget, QAbstractSpinBox):
+        widget.interpretText()
+
+
+def _revert(widget: QWidget) -> None:
+    """A numeric field shows its value again, dropping what was typed and not committed."""
+    if isinstance(widget, QAbstractSpinBox) and hasattr(widget, "setValue"):
+        widget.setValue(widget.value())
+
+
+class FieldKeys(QObject):
+    """The app's shortcuts work wherever the focus is, as in an NLE or Blender.
+
+    Qt gives the focused field the first claim on every key (a ShortcutOverride event
+    before any shortcut): a line edit claims every printable key and, on Linux, Ctrl+E,
+    Ctrl+Z and other editing chords, so with the focus in a spin box Ctrl+E moved the
+    cursor instead of exporting and Space did nothing. This filter, on the focused field
+    only, decides per key of the window's shortcuts:
+
+    - a chord with Ctrl, Alt or Meta is the app's, everywhere (Ctrl+Enter, Ctrl+E,
+      Ctrl+Z...); a numeric field commits what was typed first, so Generate sees it;
+    - a bare key (Space, J/K/L, F, Shift+P...) stays in a free-text field (the prompt, the
+      name), which needs letters; a numeric field keeps only digits, signs and decimal
+      marks and the keys that move inside it (arrows, Home/End, Backspace/Delete), so the
+      rest reach the app;
+    - Escape leaves the field, a numeric one dropping what was typed and showing its value
+      again; the focus goes `home` (the viewer), so the next Escape cancels the job;
+    - Enter commits a single-line field and sends the focus home too.
+
+    A key that is no shortcut of the window goes to the field as always; a dialog's fields
+    are left alone (Escape and Enter belong to the dialog there).
+    """
+
+    def __init__(self, window: QWidget, home: QWidget) -> None:
+        super().__init__(window)
+        self._window = window
+        self._home = home
+        self._watched: QWidget | None = None
+        QApplication.instance().focusChanged.connect(self._on_focus_changed)
+
+    def _in_window(self, widget: QWidget | None) -> bool:
+        """In the main window itself (a floating dock included), not in a dialog of it."""
+        while widget is not None:
+            if widget is self._window:
+                return True
+            if widget.isWindow() and not isinstance(widget, QDockWidget):
+                return False
+            widget = widget.parentWidget()
+        return False
+
+    def _on_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if self._watched is not None:
+            try:
+                self._watched.removeEventFilter(self)
+            except RuntimeError:  # the field was deleted with the focus on it
+                pass
+            self._watched = None
+        if field_kind(new) and self._in_window(new):
+            new.installEventFilter(self)
+            self._watched = new
+
+    def _is_app_key(self, event) -> bool:
+        modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        pressed = QKeySequence(QKeyCombination(modifiers, Qt.Key(event.key())))
+        return any(
+            action.isEnabled() and pressed in action.shortcuts()
+            for action in self._window.actions()
+        )
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.ShortcutOverride:
+            return self._on_shortcut_override(watched, event)
+        if event.type() == QEvent.Type.KeyPress:
+            return self._on_key_press(watched, event)
+        return False
+
+    def _on_shortcut_override(self, widget: QWidget, event) -> bool:
+        chord = bool(event.modifiers() & _CHORD)
+        if event.key() == Qt.Key.Key_Escape and not chord:
+            event.accept()  # the field's, not "cancel the job": see _on_key_press
+            return True
+        if not self._is_app_key(event):
+            return False
+        kind = field_kind(widget)
+        if chord:
+            _commit(widget)
+            event.ignore()  # the app's shortcut runs
+            return True
+        if kind == "text":
+            return False  # a free-text field keeps its letters, Space and arrows
+        if kind == "number" and (event.text() in _NUMBER_TEXT or event.key() in _MOVE_KEYS):
+            event.accept()
+            return True
+        event.ignore()
+        return True
+
+    def _on_key_press(self, widget: QWidget, event) -> bool:
+        plain = not (event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier)
+        if event.key() == Qt.Key.Key_Escape and plain:
+            _revert(widget)
+            self._home.setFocus(Qt.FocusReason.OtherFocusReason)
+            return True
+        single_line = field_kind(widget) == "number" or isinstance(widget, QLineEdit)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and plain and single_line:
+            # the field takes its Enter first (commits, emits editingFinished), then lets go
+            QTimer.singleShot(0, self, lambda: self._let_go(widget))
+        return False
+
+    def _let_go(self, widget: QWidget) -> None:
+        try:
+            focused = widget.hasFocus()
+        except RuntimeError:  # gone meanwhile
+            return
+        if focused:
+            self._home.setFocus(Qt.FocusReason.OtherFocusReason)

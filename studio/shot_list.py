@@ -16,10 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.project import Shot
+from engine.project import Project, Shot
 
 from .commands import AddShot, RemoveShot
 from .document import Document
+
+
+def new_shot_name(project: Project, index: int) -> str:
+    """The name of a shot added at `index` (0-based): "Shot N" for its place in the
+    sequence, or the next number no shot has if another shot is called that already, so
+    "Shot 2" follows "Shot 1" and no two shots share a name."""
+    taken = {shot.name for shot in project.shots}
+    number = index + 1
+    while f"Shot {number}" in taken:
+        number += 1
+    return f"Shot {number}"
 
 
 class ShotListWidget(QWidget):
@@ -73,9 +84,12 @@ class ShotListWidget(QWidget):
             self.document.set_current_shot(current.data(Qt.ItemDataRole.UserRole))
 
     def add_shot(self) -> None:
-        number = len(self.document.project.shots) + 1
+        project = self.document.project
         current = self.document.current_shot
-        shot = Shot(name=f"Shot {number}", duration=current.duration if current else 48)
+        shot = Shot(
+            name=new_shot_name(project, len(project.shots)),
+            duration=current.duration if current else 48,
+        )
         if current is not None:
             shot.settings.backend = current.settings.backend
         self.document.push(AddShot(self.document, shot))

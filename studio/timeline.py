@@ -61,6 +61,7 @@ from .commands import AddShot, MoveShot, RemoveShot, SetActiveTake, SetCamera, T
 from .commands import duplicate_shot as make_duplicate
 from .document import Document
 from .shortcuts import add_local_shortcuts
+from .shot_list import new_shot_name
 
 LEFT = 10.0  # where frame 0 starts
 RULER_H = 22.0
@@ -933,13 +934,14 @@ class TimelineWidget(QWidget):
     def add_shot(self) -> None:
         project = self.document.project
         current = self.document.current_shot
-        shot = Shot(
-            name=f"Shot {len(project.shots) + 1}", duration=current.duration if current else 48
-        )
         index = len(project.shots)
         if current is not None:
-            shot.settings.backend = current.settings.backend
             index = project.shots.index(current) + 1
+        shot = Shot(
+            name=new_shot_name(project, index), duration=current.duration if current else 48
+        )
+        if current is not None:
+            shot.settings.backend = current.settings.backend
         self.document.push(AddShot(self.document, shot, index))
 
     def duplicate_shot(self) -> None:

@@ -8,10 +8,11 @@ The backends are slowed down a little for the "during" pictures only; everything
 the app as shipped. The real model is a tiny one built from config on the spot (it needs
 the models extra), so nothing is downloaded. Last, a storyboard: a new shot planned from its
 prompt. Then takes: two takes compared, the takes panel, and ask versus got on a take of the
-built-in model; then the sequence playing across a cut and the timecode ruler. Writes PNGs
-into the folder given (default: screenshots/); `--only real-models`, `--only storyboard`,
-`--only takes` or `--only timeline` takes just that part; `--only project` the project
-settings and takes that do not fit their shot.
+built-in model; then the sequence playing across a cut and the timecode ruler; then the
+queue with the built-in model's jobs. Writes PNGs into the folder given (default:
+screenshots/); `--only real-models`, `--only storyboard`, `--only takes`, `--only timeline`
+or `--only queue` takes just that part; `--only project` the project settings and takes that
+do not fit their shot.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument(
         "--only",
-        choices=("studio", "real-models", "storyboard", "takes", "project", "timeline"),
+        choices=("studio", "real-models", "storyboard", "takes", "project", "timeline", "queue"),
         help="take only one part (default: all)",
     )
     args = parser.parse_args(argv)
@@ -139,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         _shoot_project(window, shoot, settle, wait_until)
     if args.only in (None, "timeline"):
         _shoot_sequence(window, out, shoot, settle, wait_until)
+    if args.only in (None, "queue"):
+        _shoot_queue(window, shoot, settle, wait_until)
 
     window.shutdown()
     window.close()
@@ -174,6 +177,35 @@ def _shoot_studio(window, shoot, settle, wait_until) -> None:
     page = window.show_shortcuts()
     shoot(page, "help-shortcuts.png")
     page.close()
+
+
+def _shoot_queue(window, shoot, settle, wait_until) -> None:
+    """The built-in model chosen (its description whole in the inspector), then two of its
+    jobs in the queue: the first measuring its own steps, the next one estimated from the
+    first before its own steps are timed."""
+    inspector = window.inspector
+    box = inspector.backend_box
+    box.setCurrentIndex(box.findData("builtin"))
+    box.activated.emit(box.currentIndex())
+    window.inspector_dock.raise_()
+    shoot(window.inspector_dock, "queue-inspector-builtin.png")
+    width = window.width()
+
+    def running_at(step: int):
+        rows = [r for r in window.generation.model.records() if r.status == "running"]
+        return bool(rows) and rows[-1].step >= step
+
+    window.queue_dock.raise_()
+    window.generate()
+    wait_until(lambda: running_at(3), timeout=180)
+    shoot(window.queue_dock, "queue-first-job.png")
+    wait_until(lambda: not window.generation.active_jobs, timeout=180)
+    window.generate()
+    wait_until(lambda: running_at(0), timeout=180)
+    shoot(window.queue_dock, "queue-eta-from-last-job.png")
+    shoot(window, "queue-window.png")
+    wait_until(lambda: not window.generation.active_jobs, timeout=180)
+    print(f"window width before the first Generate {width}, after two jobs {window.width()}")
 
 
 def _shoot_real_model(window, scratch: Path, shoot, settle, wait_until) -> None:

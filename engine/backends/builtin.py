@@ -99,18 +99,25 @@ class BuiltinBackend:
             layout=None if storyboard is None else storyboard[0],
         )
 
-        def on_preview(frames: np.ndarray, done: int, total: int, unit: str = "steps") -> None:
-            report.progress(done, total, unit)
-            report.preview(frames, done, total, complete=False)
+        total = steps  # the whole job's, as the model reports it from its first step
+        unit = "steps"
+
+        def on_progress(done: int, whole: int) -> None:
+            nonlocal total
+            total = whole
+            report.progress(done, whole, unit)
+
+        def on_preview(frames: np.ndarray, done: int, whole: int) -> None:
+            report.preview(frames, done, whole, complete=False)
+
+        def on_frames(frames: np.ndarray, done: int, whole: int) -> None:
+            on_progress(done, whole)
+            on_preview(frames, done, whole)
 
         prompt = request.shot.get("prompt", "")
         if plan.frames > WHOLE_FRAMES:  # a long shot streams: finished frames as they come
-            frames = self._model.stream(
-                prompt,
-                native,
-                on_frames=lambda f, done, total: on_preview(f, done, total, "latent frames"),
-                **common,
-            )
+            unit = "latent frames"
+            frames = self._model.stream(prompt, native, on_frames=on_frames, **common)
         else:
             strength = float(request.guide_strength)
             guide = None
@@ -125,12 +132,13 @@ class BuiltinBackend:
                 # with neither, the first frame of a draft is carried along the controls
                 sketch=guide is None,
                 on_preview=on_preview,
+                on_progress=on_progress,
                 preview_every=1,
                 **common,
             )
         frames = resize_frames(retime(frames, controls.frames), controls.width, controls.height)
-        report.progress(steps, steps, "steps")
-        report.preview(frames, steps, steps, complete=True)
+        report.progress(total, total, unit)
+        report.preview(frames, total, total, complete=True)
         return frames
 
 

@@ -161,8 +161,14 @@ class BuiltinModel:
         check_cancel: Callable[[], None] | None = None,
         sketch: bool = False,
         layout: np.ndarray | None = None,  # (LAYOUT_CHANNELS, T', h/8, w/8) a plan's layout
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         """uint8 (T, h, w, 3) at native size; `on_preview(frames, step, steps)` as it forms.
+
+        `on_progress(done, total)` comes at every step, first with `done = 0` just before
+        sampling starts (the prompt encoded, the guide made), and `total` is the whole job's
+        from that first call: with a guide it is the steps actually run, and in two passes
+        it counts both, so a queue's step total and time per step never change mid-job.
 
         `layout` (`engine.models.layout`) is a storyboard plan's objects, sky and ground per
         latent frame; a generator trained without layouts ignores it.
@@ -177,20 +183,26 @@ class BuiltinModel:
             return self._generate_or_draft(
                 prompt, controls, steps, guidance, seed, keyframe, context, guide,
                 guide_strength, on_preview, preview_every, check_cancel, sketch, layout,
+                on_progress,
             )  # fmt: skip
 
     def _generate_or_draft(
         self, prompt, controls, steps, guidance, seed, keyframe, context, guide, guide_strength,
-        on_preview, preview_every, check_cancel, sketch, layout,
+        on_preview, preview_every, check_cancel, sketch, layout, on_progress=None,
     ) -> np.ndarray:  # fmt: skip
         moves = controls.has_camera_motion or controls.has_strokes
         if not (sketch and guide_strength > 0 and moves and keyframe is None and context is None):
             return self._generate(
                 prompt, controls, steps, guidance, seed, keyframe, context, guide,
-                guide_strength, on_preview, preview_every, check_cancel, layout,
+                guide_strength, on_preview, preview_every, check_cancel, layout, on_progress,
             )  # fmt: skip
         second = refine_steps(steps, guide_strength)
         total = steps + second
+
+        def progress(offset: int):
+            if on_progress is None:
+                return None
+            return lambda done, _: on_progress(offset + done, total)
 
         def still(frame: np.ndarray) -> np.ndarray:
             return np.repeat(frame[-1:], controls.frames, axis=0)
@@ -207,7 +219,7 @@ class BuiltinModel:
         draft = self._generate(
             prompt, opening, steps, guidance, seed, None, None, None, 0.0,
             first_preview if on_preview else None, preview_every, check_cancel,
-            None if layout is None else layout[:, :1],
+            None if layout is None else layout[:, :1], progress(0),
         )  # fmt: skip
         if on_preview is not None:
             on_preview(still(draft), steps, total)
@@ -215,7 +227,7 @@ class BuiltinModel:
         return self._generate(
             prompt, controls, steps, guidance, seed + 1, first, None, carried(first, controls),
             guide_strength, second_preview if on_preview else None, preview_every, check_cancel,
-            layout,
+            layout, progress(steps),
         )  # fmt: skip
 
     def _generate(
@@ -233,6 +245,7 @@ class BuiltinModel:
         preview_every: int,
         check_cancel: Callable[[], None] | None,
         layout: np.ndarray | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> np.ndarray:
         h, w = controls.height // 8, controls.width // 8
         cond, noise, text, null = self._start(prompt, controls, seed, layout)
@@ -257,6 +270,8 @@ class BuiltinModel:
             steps = refine_steps(steps, guide_strength)
 
         def decode(x0: torch.Tensor) -> np.ndarray:
+            if check_cancel is not None:  # a decode is the longest wait: never one after cancel
+                check_cancel()
             return tensor_to_frames(self.vae.decode(self.vae.denormalize(x0)))
 
         def on_step(i: int, total: int, x0: torch.Tensor) -> None:
@@ -264,6 +279,11 @@ class BuiltinModel:
             # decode costs about two steps, so the only one is the finished clip's
             if on_preview is not None and i < total and (i == 1 or i % preview_every == 0):
                 on_preview(self.preview(x0), i, total)
+            if on_progress is not None:  # a step is done once its preview is out
+                on_progress(i, total)
+
+        if on_progress is not None:
+            on_progress(0, steps)
 
         x0 = sample(
             self.dit,

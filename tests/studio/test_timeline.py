@@ -236,7 +236,7 @@ def test_camera_keys_drag_in_time_and_take_an_easing(qtbot, window):
 def test_add_duplicate_and_delete_shots(qtbot, window):
     timeline = window.timeline
     QTest.mouseClick(timeline.add_button, Qt.MouseButton.LeftButton)
-    assert names(window) == ["Ball on the meadow", "Shot 3", "Push in on the tree"]
+    assert names(window) == ["Ball on the meadow", "Shot 2", "Push in on the tree"]  # its place
     window.document.set_current_shot(window.document.project.shots[0].id)
     timeline.canvas.setFocus()
     qtbot.keyClick(timeline.canvas, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
