@@ -160,8 +160,7 @@ class KeyframeImporter(QObject):
                 or self.document.project is not project
                 or self.document.shot(target_shot) is None
             ):
-                project.trash_media(result.relative)
-                project.empty_trash()
+                project.discard_media(result.relative)  # what undone imports left stays
                 if self._cancelled:
                     self.cancelled.emit()
                 return
