@@ -142,7 +142,7 @@ class Inspector(QWidget):
         )
         self.negative_label = QLabel("Negative", content)
         form.addRow(self.negative_label, self.negative_edit)
-        self.prompt_note = QLabel(content)
+        self.prompt_note = WrappedLabel(content)
         self.prompt_note.setObjectName("dim")
         self.prompt_note.setWordWrap(True)
         form.addRow("", self.prompt_note)
@@ -152,7 +152,7 @@ class Inspector(QWidget):
             "move a camera path, ready to edit before any model runs (Ctrl+Shift+P)"
         )
         self.plan_button.clicked.connect(self.plan_requested)
-        self.plan_note = QLabel(content)
+        self.plan_note = WrappedLabel(content)
         self.plan_note.setObjectName("dim")
         self.plan_note.setWordWrap(True)
         form.addRow("Storyboard", self.plan_button)
@@ -189,7 +189,7 @@ class Inspector(QWidget):
         self.duration_note = warning_label(content)
         form.addRow("", self.duration_note)
 
-        self.project_label = QLabel(content)
+        self.project_label = WrappedLabel(content)
         self.project_label.setObjectName("dim")
         self.project_label.setWordWrap(True)
         self.project_label.setToolTip(
@@ -205,11 +205,11 @@ class Inspector(QWidget):
         self.backend_box = QComboBox(content)
         self.backend_box.activated.connect(self._on_backend_chosen)
         form.addRow("Backend", self.backend_box)
-        self.backend_note = QLabel(content)
+        self.backend_note = WrappedLabel(content)
         self.backend_note.setObjectName("dim")
         self.backend_note.setWordWrap(True)
         form.addRow("", self.backend_note)
-        self.memory_note = QLabel(content)
+        self.memory_note = WrappedLabel(content)
         self.memory_note.setObjectName("dim")
         self.memory_note.setWordWrap(True)
         self.memory_note.hide()
@@ -567,6 +567,32 @@ def model_summary(caps: Capabilities, fps: float, has_keyframe: bool) -> str:
         else " The camera path and strokes do not steer it."
     )
     return f"{rule}. {start}.{steer}"
+
+
+class WrappedLabel(QLabel):
+    """A word-wrapped note that keeps the height its lines need at its width.
+
+    The inspector scrolls, and a scroll area sizes its page from size hints, not from
+    height-for-width: a plain wrapped label there gets the height of fewer lines than it
+    wraps to and shows its text cut at the top and bottom.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._hold_lines()
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self._hold_lines()
+
+    def _hold_lines(self) -> None:
+        needed = self.heightForWidth(self.width()) if self.width() > 0 else -1
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
 
 
 def _row(*widgets) -> QWidget:
