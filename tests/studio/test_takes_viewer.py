@@ -6,22 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
-from studio_helpers import drag
+from studio_helpers import FINISH_TIMEOUT, click, drag, finished_takes
 
 from studio.take_obedience import NOT_A_TAKE
-
-FINISH_TIMEOUT = 20_000
-
-
-def finished_takes(qtbot, window, count, shot=None):
-    shot = shot or window.document.current_shot
-    qtbot.waitUntil(lambda: len(shot.takes) >= count, timeout=FINISH_TIMEOUT)
-    qtbot.waitUntil(lambda: window.generation.active_jobs == 0, timeout=FINISH_TIMEOUT)
-    return shot.takes
-
-
-def click(qtbot, widget):
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def click_item(qtbot, list_widget, item):
