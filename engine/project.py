@@ -579,10 +579,23 @@ class Project:
 
     # -- undone imports: out of media/ at once, gone when the project closes
 
+    def media_in_use(self, relative: str) -> bool:
+        """Whether a shot's keyframe is `relative`, or a take was made from it (a kept take
+        re-runs from its recorded keyframe, so the file must stay)."""
+        for shot in self.shots:
+            if shot.keyframe == relative:
+                return True
+            for take in shot.takes:
+                recorded = take.request.get("shot") if isinstance(take.request, dict) else None
+                if isinstance(recorded, dict) and recorded.get("keyframe") == relative:
+                    return True
+        return False
+
     def trash_media(self, relative: str) -> bool:
-        """Move an imported file that no shot uses any more out of `media/` into the
-        project's `.trash/` (an undone import), so a redo can bring it back; True if moved."""
-        if self.folder is None or any(s.keyframe == relative for s in self.shots):
+        """Move an imported file that nothing uses any more (`media_in_use`) out of `media/`
+        into the project's `.trash/` (an undone import), so a redo can bring it back; True
+        if moved."""
+        if self.folder is None or self.media_in_use(relative):
             return False
         try:
             source = inside(self.folder, relative, "The imported file")
@@ -608,6 +621,21 @@ class Project:
             os.replace(source, target)
         except (ProjectError, OSError) as error:
             log.warning("could not restore %s: %s", relative, error)
+            return False
+        return True
+
+    def discard_media(self, relative: str) -> bool:
+        """Delete a file just copied into `media/` that no command points at (an import
+        cancelled, or whose shot went meanwhile); the trash and what it holds for redo stay."""
+        if self.folder is None or self.media_in_use(relative):
+            return False
+        try:
+            path = inside(self.folder, relative, "The imported file")
+            if not path.is_file() or path.is_symlink():
+                return False
+            path.unlink()
+        except (ProjectError, OSError) as error:
+            log.warning("kept %s in media: %s", relative, error)
             return False
         return True
 

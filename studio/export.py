@@ -133,6 +133,11 @@ class ExportAfterGeneration(QObject):
             self.options, self.waiting = None, {}
             self.abandoned.emit(f"{why}: the export waiting for it was not started.")
 
+    def refused(self, why: str) -> None:
+        """A generation or its storyboard plan was refused: no job will end for that shot,
+        so the waiting export would otherwise wait for good (and start on a later Generate)."""
+        self.drop(why.rstrip(". "))
+
     def _new_take(self, shot_id: str) -> bool:
         shot = self.document.shot(shot_id)
         take = shot.active() if shot is not None else None

@@ -143,7 +143,7 @@ class Inspector(QWidget):
         )
         self.negative_label = QLabel("Negative", content)
         form.addRow(self.negative_label, self.negative_edit)
-        self.prompt_note = QLabel(content)
+        self.prompt_note = WrappedLabel(content)
         self.prompt_note.setObjectName("dim")
         self.prompt_note.setWordWrap(True)
         form.addRow("", self.prompt_note)
@@ -153,7 +153,7 @@ class Inspector(QWidget):
             "move a camera path, ready to edit before any model runs (Ctrl+Shift+P)"
         )
         self.plan_button.clicked.connect(self.plan_requested)
-        self.plan_note = QLabel(content)
+        self.plan_note = WrappedLabel(content)
         self.plan_note.setObjectName("dim")
         self.plan_note.setWordWrap(True)
         form.addRow("Storyboard", self.plan_button)
@@ -190,7 +190,7 @@ class Inspector(QWidget):
         self.duration_note = warning_label(content)
         form.addRow("", self.duration_note)
 
-        self.project_label = QLabel(content)
+        self.project_label = WrappedLabel(content)
         self.project_label.setObjectName("dim")
         self.project_label.setWordWrap(True)
         self.project_label.setToolTip(
@@ -209,7 +209,7 @@ class Inspector(QWidget):
         self.backend_note = WrappedLabel(content)  # the whole description, never cut
         self.backend_note.setObjectName("dim")
         form.addRow("", self.backend_note)
-        self.memory_note = QLabel(content)
+        self.memory_note = WrappedLabel(content)
         self.memory_note.setObjectName("dim")
         self.memory_note.setWordWrap(True)
         self.memory_note.hide()

@@ -456,6 +456,8 @@ class MainWindow(QMainWindow):
         for source in (g.message, self.files.message, self.presenter.message, d.notice):
             source.connect(self.show_message)
         g.problem.connect(lambda message: self.show_message(message, error=True))
+        for refusal in (g.problem, self.storyboard.problem):  # after: no job will end for that shot
+            refusal.connect(self.export_waiting.refused)
         d.dirty_changed.connect(self.setWindowModified)
         d.project_replaced.connect(self._update_title)
         self.files.project_saved.connect(lambda _folder: self._update_title())
@@ -561,11 +563,13 @@ class MainWindow(QMainWindow):
         return self.generate_shots([shot.id for shot in self.document.project.shots])
 
     def generate_shots(self, shot_ids) -> list[str]:
-        jobs = []
+        jobs, queued = [], 0
         for shot_id in shot_ids:
-            jobs += self.generation.generate(1, shot_id)
-        count = len(shot_ids)
-        self.show_message(f"Queued {count} shot{'s' if count != 1 else ''} to generate.")
+            started = self.generation.generate(1, shot_id)
+            jobs += started
+            queued += bool(started) or self.storyboard.is_planning(shot_id)
+        if queued == len(shot_ids):  # otherwise the refusal's sentence stays on screen
+            self.show_message(f"Queued {queued} shot{'s' if queued != 1 else ''} to generate.")
         return jobs
 
     def show_project_settings(self):

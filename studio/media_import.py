@@ -55,6 +55,11 @@ def _file_bytes(path: Path) -> int:
         return 0
 
 
+def _is_huge(size: tuple[int, int] | None, project: Project) -> bool:
+    """An image (of header `size`) more than twice the project's frame each way."""
+    return size is not None and cover_scale(size, project.width, project.height) < HUGE_SCALE
+
+
 @dataclass(frozen=True)
 class Imported:
     relative: str  # the file in media/
@@ -82,8 +87,7 @@ def import_keyframe_file(
             return Imported(project.import_media(still))
     frame = (project.width, project.height)
     size = image_file_size(source)
-    huge = size is not None and cover_scale(size, *frame) < HUGE_SCALE
-    if keep_original or not huge:
+    if keep_original or not _is_huge(size, project):
         read_keyframe(source)  # refuse what cannot be read (or is no keyframe) before copying
         check()
         progress(2, 3)
@@ -160,8 +164,7 @@ class KeyframeImporter(QObject):
                 or self.document.project is not project
                 or self.document.shot(target_shot) is None
             ):
-                project.trash_media(result.relative)
-                project.empty_trash()
+                project.discard_media(result.relative)  # what undone imports left stays
                 if self._cancelled:
                     self.cancelled.emit()
                 return
@@ -191,8 +194,7 @@ class KeyframeImporter(QObject):
             on_progress=self._on_progress,
             name="import keyframe",
         )
-        size = image_file_size(source)
-        huge = size is not None and cover_scale(size, project.width, project.height) < HUGE_SCALE
+        huge = _is_huge(image_file_size(source), project)
         self._make_progress(source.name, at_once=huge or _file_bytes(source) > BIG_FILE_BYTES)
         return True
 

@@ -16,6 +16,7 @@ label, and the first frame's outline carried by the asked camera against the one
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import cv2
@@ -223,13 +224,53 @@ def take_shot(take: Take) -> Shot | None:
     return shot
 
 
+#: mask id -> (the mask, its PNG text): `Shot.to_dict` encodes every mask again, tens of ms
+#: for a full-HD one, and the note is worked out on the GUI thread at each edit of the shot
+_MASK_PNGS: OrderedDict[int, tuple[np.ndarray, str]] = OrderedDict()
+_MASK_PNGS_KEPT = 64
+
+
+def _mask_png(stroke: MotionStroke) -> str:
+    """The stroke's mask as `to_dict` writes it, encoded once per mask (edits replace a
+    stroke's mask rather than paint into it, as the overlays' cache key relies on too)."""
+    known = _MASK_PNGS.get(id(stroke.mask))
+    if known is not None and known[0] is stroke.mask:
+        _MASK_PNGS.move_to_end(id(stroke.mask))
+        return known[1]
+    text = stroke.to_dict()["mask_png"]
+    _MASK_PNGS[id(stroke.mask)] = (stroke.mask, text)  # held, so the id is not reused
+    while len(_MASK_PNGS) > _MASK_PNGS_KEPT:
+        _MASK_PNGS.popitem(last=False)
+    return text
+
+
+def _comparable(shot: Shot) -> dict:
+    """What `shot_changes` reads of a shot, as `Shot.to_dict` has it, masks encoded once."""
+    return {
+        "prompt": shot.prompt,
+        "negative_prompt": shot.negative_prompt,
+        "keyframe": shot.keyframe,
+        "duration": shot.duration,
+        "camera": shot.camera.to_dict(),
+        "strokes": [
+            {
+                "kind": s.kind,
+                "strength": float(s.strength),
+                "trajectory": [point.to_dict() for point in s.trajectory],
+                "mask_png": _mask_png(s),
+            }
+            for s in shot.strokes
+        ],
+    }
+
+
 def since_take_note(shot: Shot, take: Take) -> str:
     """A quiet line for the picture when the shot's controls moved on since `take` was made
     ("strokes changed since this take"); "" when the take shows what the shot asks now."""
     recorded = take.request.get("shot") if take.request else None
     if not isinstance(recorded, dict):
         return ""
-    words = shot_changes(shot.to_dict(), recorded)
+    words = shot_changes(_comparable(shot), recorded)
     if not words:
         return ""
     listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

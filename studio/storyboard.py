@@ -53,6 +53,9 @@ class StoryboardController(QObject):
     def busy(self) -> bool:
         return bool(self._running)
 
+    def is_planning(self, shot_id: str) -> bool:
+        return shot_id in self._running
+
     def plan(self, shot_id: str | None = None, then: Callable[[], None] | None = None) -> bool:
         """Plan the shot (default: the current one) from its prompt; `then` runs once it is in
         the document. False when there is nothing to plan (the reason goes to `problem`)."""

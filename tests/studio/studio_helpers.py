@@ -235,3 +235,21 @@ def shot_guide(project, shot):
         keyframe=keyframe,
     )
     return controls.guide
+
+
+#: how long a test waits for a previs generation to finish, ms
+FINISH_TIMEOUT = 20_000
+
+
+def finished_takes(qtbot, window, count, shot=None):
+    """The shot's takes once it has `count` and no job is running."""
+    shot = shot or window.document.current_shot
+    qtbot.waitUntil(lambda: len(shot.takes) >= count, timeout=FINISH_TIMEOUT)
+    qtbot.waitUntil(lambda: window.generation.active_jobs == 0, timeout=FINISH_TIMEOUT)
+    return shot.takes
+
+
+def click(qtbot, widget):
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)

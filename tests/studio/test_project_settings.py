@@ -194,3 +194,27 @@ def test_generate_all_shots_from_the_generate_menu(qtbot, window):
     action.trigger()
     assert window.generation.active_jobs == 2
     qtbot.waitUntil(lambda: bool(first.takes and second.takes), timeout=2 * FINISH_TIMEOUT)
+
+
+def test_generate_missing_that_cannot_start_drops_the_waiting_export(
+    qtbot, make_window, sample, dialogs
+):
+    """A read-only window refuses to generate (its takes would land in another window's
+    project): the export that waited for them says so, instead of waiting for good and
+    starting on some later Generate."""
+    first = make_window(project=sample)
+    dialogs.lock_answer = "read-only"
+    second = make_window(project=sample)
+    assert second.files.read_only
+
+    def script(dialog):
+        qtbot.mouseClick(dialog.generate_missing_button, Qt.MouseButton.LeftButton)
+
+    dialogs.export_script = script
+    assert not second.export()
+    assert second.generation.active_jobs == 0
+    assert not second.export_waiting.pending
+    line = second.statusBar().currentMessage()
+    assert "read-only" in line or "another" in line
+    assert line.endswith("the export waiting for it was not started.")
+    first.close()

@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
+from studio_helpers import FINISH_TIMEOUT, finished_takes
 
 from studio.take_cache import THUMB_SIZE, thumbnail_of
-
-FINISH_TIMEOUT = 20_000
-
-
-def finished_takes(qtbot, window, count, shot=None):
-    shot = shot or window.document.current_shot
-    qtbot.waitUntil(lambda: len(shot.takes) >= count, timeout=FINISH_TIMEOUT)
-    qtbot.waitUntil(lambda: window.generation.active_jobs == 0, timeout=FINISH_TIMEOUT)
-    return shot.takes
 
 
 def icon_pixels(panel, take_id) -> np.ndarray:

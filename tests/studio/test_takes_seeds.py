@@ -5,22 +5,10 @@ after a generation giving the previous take back without unmaking the new one.""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from studio_helpers import click, finished_takes
 
 from engine.project import Project
 from engine.render import request_for_shot
-
-FINISH_TIMEOUT = 20_000
-
-
-def finished_takes(qtbot, window, count, shot=None):
-    shot = shot or window.document.current_shot
-    qtbot.waitUntil(lambda: len(shot.takes) >= count, timeout=FINISH_TIMEOUT)
-    qtbot.waitUntil(lambda: window.generation.active_jobs == 0, timeout=FINISH_TIMEOUT)
-    return shot.takes
-
-
-def click(qtbot, widget):
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def click_take(qtbot, panel, take_id):

@@ -6,22 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
-from studio_helpers import drag
+from studio_helpers import FINISH_TIMEOUT, click, drag, finished_takes
 
 from studio.take_obedience import NOT_A_TAKE
-
-FINISH_TIMEOUT = 20_000
-
-
-def finished_takes(qtbot, window, count, shot=None):
-    shot = shot or window.document.current_shot
-    qtbot.waitUntil(lambda: len(shot.takes) >= count, timeout=FINISH_TIMEOUT)
-    qtbot.waitUntil(lambda: window.generation.active_jobs == 0, timeout=FINISH_TIMEOUT)
-    return shot.takes
-
-
-def click(qtbot, widget):
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
 def click_item(qtbot, list_widget, item):
@@ -145,3 +132,21 @@ def test_ask_versus_got_measures_the_take_and_says_when_there_is_nothing(qtbot, 
     window.setFocus()
     qtbot.keyClick(window, Qt.Key.Key_O)
     qtbot.waitUntil(lambda: "no strokes and no camera move" in view.obedience_message)
+
+
+def test_typing_over_a_take_does_not_encode_the_stroke_masks_each_key(qtbot, window, monkeypatch):
+    """The 'changed since this take' note is worked out on the GUI thread at every edit: it
+    compares the shot with the take's record without PNG-encoding every mask per key (a
+    full-HD mask takes tens of milliseconds)."""
+    import engine.motion
+
+    viewer = window.viewer
+    click(qtbot, window.inspector.generate_button)
+    finished_takes(qtbot, window, 1)
+    qtbot.waitUntil(lambda: viewer.kind == "take")
+    real, encoded = engine.motion._encode_mask, []
+    monkeypatch.setattr(engine.motion, "_encode_mask", lambda mask: encoded.append(1) or real(mask))
+    qtbot.keyClicks(window.inspector.prompt_edit, " at dusk")
+    assert viewer.kind == "take"
+    assert viewer.view.note == "Prompt changed since this take"
+    assert len(encoded) <= 2  # each of the shot's two masks at most once, not per key
