@@ -34,6 +34,9 @@ class ShotControls:
     keyframe:     (H, W, 3) uint8, the shot's keyframe resized to the output, or None
     sketch:       (H, W, 3) uint8 standing in for a missing keyframe in the previs only: a
                   storyboard plan's first frame (`engine.storyboard.plan_picture`), or None
+    last_keyframe: (H, W, 3) uint8, the frame the shot should end on, fitted like the
+                  keyframe, or None; only a backend whose `Capabilities.last_frame` says so
+                  reads it (the previs and the guide never do)
 
     Nothing here holds a per-frame array: a 121-frame 720p shot is a few megabytes, and
     `resample` (latent size, native scale) only records how frames are to be resized.
@@ -53,6 +56,7 @@ class ShotControls:
     seed: int = 0
     strokes: tuple[MotionStroke, ...] = field(default=(), repr=False)
     sketch: np.ndarray | None = field(default=None, repr=False)
+    last_keyframe: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_camera_motion(self) -> bool:
@@ -149,6 +153,9 @@ class ShotControls:
         sketch = None
         if self.sketch is not None:
             sketch = cv2.resize(self.sketch, (width, height), interpolation=area)
+        last_keyframe = None
+        if self.last_keyframe is not None:
+            last_keyframe = cv2.resize(self.last_keyframe, (width, height), interpolation=area)
         return replace(
             self,
             width=width,
@@ -159,6 +166,7 @@ class ShotControls:
             motion=ResampledFields(self.motion, width, height, t_index, area),
             keyframe=keyframe,
             sketch=sketch,
+            last_keyframe=last_keyframe,
         )
 
 
@@ -190,10 +198,13 @@ def compile_shot(
     negative_prompt: str = "",
     seed: int = 0,
     sketch: np.ndarray | None = None,
+    last_keyframe: np.ndarray | None = None,
 ) -> ShotControls:
     """Compile a shot's camera path and strokes for an output of `width` x `height` x `frames`."""
     if keyframe is not None:
         keyframe = fit_keyframe(keyframe, width, height)
+    if last_keyframe is not None:
+        last_keyframe = fit_keyframe(last_keyframe, width, height)
     if sketch is not None:
         sketch = fit_keyframe(sketch, width, height)
     poses = tuple(camera.sample_frames(frames))
@@ -212,18 +223,19 @@ def compile_shot(
         seed=seed,
         strokes=tuple(strokes),
         sketch=sketch,
+        last_keyframe=last_keyframe,
     )
 
 
-def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls:
-    """Controls for a `GenerationRequest`: its shot snapshot, keyframe read from the project folder.
+def compile_request(
+    request, keyframe: np.ndarray | None = None, last_keyframe: np.ndarray | None = None
+) -> ShotControls:
+    """Controls for a `GenerationRequest`: its shot snapshot, keyframes read from the project folder.
 
-    `keyframe` (H, W, 3 uint8) is the shot's keyframe already decoded, for a request that
-    carries its bytes instead of a folder to read (a farm node never sees the client's disk).
-    The folder is read only inside: a keyframe path leading out of it is refused.
+    `keyframe` and `last_keyframe` (H, W, 3 uint8) are the shot's images already decoded, for a
+    request that carries their bytes instead of a folder to read (a farm node never sees the
+    client's disk). The folder is read only inside: a path leading out of it is refused.
     """
-    from .media import read_keyframe
-    from .paths import inside
     from .project import Shot
 
     try:
@@ -231,13 +243,9 @@ def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls
     except ProjectError as error:
         raise InvalidRequest(f"The shot in this request is not valid: {error}") from error
     if shot.keyframe and keyframe is None:
-        if request.project_dir is None:
-            raise InvalidRequest("The shot has a keyframe but the request names no project folder.")
-        try:
-            path = inside(Path(request.project_dir), shot.keyframe, "The keyframe")
-        except ProjectError as error:
-            raise InvalidRequest(str(error)) from error
-        keyframe = read_keyframe(path)
+        keyframe = _read_from_project(request, shot.keyframe, "keyframe")
+    if shot.last_keyframe and last_keyframe is None:
+        last_keyframe = _read_from_project(request, shot.last_keyframe, "last keyframe")
     sketch = None
     if keyframe is None and shot.plan is not None:
         from .storyboard import plan_picture
@@ -255,7 +263,22 @@ def compile_request(request, keyframe: np.ndarray | None = None) -> ShotControls
         negative_prompt=shot.negative_prompt,
         seed=request.seed,
         sketch=sketch,
+        last_keyframe=last_keyframe,
     )
+
+
+def _read_from_project(request, relative: str, what: str) -> np.ndarray:
+    """An image the shot names, read from inside the request's project folder only."""
+    from .media import read_keyframe
+    from .paths import inside
+
+    if request.project_dir is None:
+        raise InvalidRequest(f"The shot has a {what} but the request names no project folder.")
+    try:
+        path = inside(Path(request.project_dir), relative, f"The {what}")
+    except ProjectError as error:
+        raise InvalidRequest(str(error)) from error
+    return read_keyframe(path)
 
 
 def fit_keyframe(image: np.ndarray, width: int, height: int) -> np.ndarray:

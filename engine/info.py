@@ -58,7 +58,7 @@ def print_info() -> None:
         if isinstance(caps, str):
             print(f"  {name}: {caps}")
             continue
-        can = [f.name for f in fields(caps) if getattr(caps, f.name) is True]
+        can = [f.name.replace("_", " ") for f in fields(caps) if getattr(caps, f.name) is True]
         print(f"  {name:10s} {caps.label}: {caps.description}")
         print(f"  {'':10s} honours: {', '.join(can) or 'nothing'}; up to {caps.max_frames} frames")
         if caps.uses_steps:

@@ -240,6 +240,7 @@ class Shot:
     duration: int = 48  # frames it lasts on the timeline
     head: int = 0  # its in-point: frames of its take cut off the start by a head trim
     keyframe: str | None = None  # relative to the project folder
+    last_keyframe: str | None = None  # the frame the shot ends on, where a model takes one
     camera: CameraPath = field(default_factory=CameraPath)
     strokes: list[MotionStroke] = field(default_factory=list)
     takes: list[Take] = field(default_factory=list)
@@ -248,6 +249,7 @@ class Shot:
     id: str = field(default_factory=new_id)
     plan: ScenePlan | None = None  # the storyboard staged from the prompt (engine.storyboard)
     keyframe_missing: bool = field(default=False, compare=False)  # file gone on load; not saved
+    last_keyframe_missing: bool = field(default=False, compare=False)  # the same, last frame
 
     def active(self) -> Take | None:
         return next((t for t in self.takes if t.id == self.active_take), None)
@@ -265,6 +267,7 @@ class Shot:
             "duration": self.duration,
             "head": self.head,
             "keyframe": self.keyframe,
+            "last_keyframe": self.last_keyframe,
             "camera": self.camera.to_dict(),
             "strokes": [s.to_dict() for s in self.strokes],
             "takes": [t.to_dict() for t in self.takes],
@@ -280,6 +283,9 @@ class Shot:
         keyframe = _get(data, "keyframe", field, None)
         if keyframe is not None:
             keyframe = relative_path(keyframe, f"{field}.keyframe")
+        last_keyframe = _get(data, "last_keyframe", field, None)  # files before it have none
+        if last_keyframe is not None:
+            last_keyframe = relative_path(last_keyframe, f"{field}.last_keyframe")
         raw_takes = _list(data, "takes", field, limits.MAX_TAKES, "takes")
         takes = [Take.from_dict(t, f"{field}.takes[{i}]") for i, t in enumerate(raw_takes)]
         seen: set[str] = set()
@@ -311,6 +317,7 @@ class Shot:
             # files from before head trims have no "head": the take starts at its frame 0
             head=_int(data, "head", field, 0, 100_000, 0, what="a whole number of frames >= 0"),
             keyframe=keyframe,
+            last_keyframe=last_keyframe,
             camera=CameraPath.from_dict(_get(data, "camera", field, {}), f"{field}.camera"),
             strokes=[
                 MotionStroke.from_dict(s, f"{field}.strokes[{i}]")
@@ -364,10 +371,17 @@ class Project:
     def keyframe_path(self, shot: Shot) -> Path | None:
         """The keyframe's file, or None when there is none or it would lie outside the project
         (a symlink planted in `media/`): nothing outside the project folder is ever read."""
-        if shot.keyframe is None or self.folder is None:
+        return self._media_path(shot.keyframe, "The keyframe")
+
+    def last_keyframe_path(self, shot: Shot) -> Path | None:
+        """The last keyframe's file, under the same rule as `keyframe_path`."""
+        return self._media_path(shot.last_keyframe, "The last keyframe")
+
+    def _media_path(self, relative: str | None, what: str) -> Path | None:
+        if relative is None or self.folder is None:
             return None
         try:
-            return inside(self.folder, shot.keyframe, "The keyframe")
+            return inside(self.folder, relative, what)
         except ProjectError as error:
             log.warning("%s", error)
             return None
@@ -477,8 +491,8 @@ class Project:
     def load(cls, path: Path | str) -> Project:
         """Open a project folder (or the project.json inside it), validating everything.
 
-        A missing keyframe or take folder does not stop it: the shot or take is marked
-        (`keyframe_missing`, `missing`) so the user can relink or remove it. Text that no
+        A missing keyframe, last keyframe or take folder does not stop it: the shot or take is
+        marked (`keyframe_missing`, `last_keyframe_missing`, `missing`) so the user can relink or remove it. Text that no
         file can hold is repaired; `repaired` names the fields.
         """
         path = Path(path)
@@ -505,7 +519,7 @@ class Project:
         return project
 
     def check_files(self) -> list[str]:
-        """Mark keyframes and takes whose files are gone (or lead outside the project);
+        """Mark keyframes, last keyframes and takes whose files are gone (or lead outside the project);
         returns a line per missing item, for the user."""
         missing = []
         if self.folder is None:
@@ -518,6 +532,15 @@ class Project:
                 if shot.keyframe_missing:
                     log.warning("shot %s: keyframe %s is missing", shot.id, shot.keyframe)
                     missing.append(f"Shot {number} ({shot.name}): keyframe '{shot.keyframe}'")
+            shot.last_keyframe_missing = False
+            if shot.last_keyframe:
+                path = self.last_keyframe_path(shot)
+                shot.last_keyframe_missing = path is None or not _is_file(path)
+                if shot.last_keyframe_missing:
+                    log.warning("shot %s: last keyframe %s is missing", shot.id, shot.last_keyframe)
+                    missing.append(
+                        f"Shot {number} ({shot.name}): last frame '{shot.last_keyframe}'"
+                    )
             for take in shot.takes:
                 try:
                     take.missing = not inside(self.folder, take.folder).is_dir()
@@ -580,14 +603,17 @@ class Project:
     # -- undone imports: out of media/ at once, gone when the project closes
 
     def media_in_use(self, relative: str) -> bool:
-        """Whether a shot's keyframe is `relative`, or a take was made from it (a kept take
-        re-runs from its recorded keyframe, so the file must stay)."""
+        """Whether a shot's keyframe or last keyframe is `relative`, or a take was made from
+        it (a kept take re-runs from its recorded keyframes, so the file must stay)."""
         for shot in self.shots:
-            if shot.keyframe == relative:
+            if relative in (shot.keyframe, shot.last_keyframe):
                 return True
             for take in shot.takes:
                 recorded = take.request.get("shot") if isinstance(take.request, dict) else None
-                if isinstance(recorded, dict) and recorded.get("keyframe") == relative:
+                if isinstance(recorded, dict) and relative in (
+                    recorded.get("keyframe"),
+                    recorded.get("last_keyframe"),
+                ):
                     return True
         return False
 

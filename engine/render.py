@@ -302,6 +302,13 @@ def render_cli(args) -> int:
                 f"Shot {number} ('{shot.name}') names the keyframe '{shot.keyframe}', which is "
                 "missing from the project folder: relink or remove it in the studio."
             )
+        if shot.last_keyframe_missing:
+            number = project.shots.index(shot) + 1
+            raise InvalidRequest(
+                f"Shot {number} ('{shot.name}') names the last frame '{shot.last_keyframe}', "
+                "which is missing from the project folder: choose it again or clear it in the "
+                "studio."
+            )
     variations = getattr(args, "variations", None)
     variations = 1 if variations is None else variations  # 0 is a mistake, not "once"
     keep_takes = getattr(args, "save_takes", False)

@@ -207,7 +207,8 @@ class Engine:
         try:
             request.validate()
             backend = self._backend(request.backend)
-            check_request(backend.capabilities(), request)
+            caps = backend.capabilities()
+            check_request(caps, request)
             token.raise_if_cancelled()
             controls = self._compile(request)
             token.raise_if_cancelled()
@@ -221,6 +222,8 @@ class Engine:
                 on_notice=lambda msg, level: self._emit(JobNotice(job_id, msg, level)),
                 cancel=token,
             )
+            if getattr(controls, "last_keyframe", None) is not None and not caps.last_frame:
+                report.notice(f"{caps.label} takes no last frame; it is ignored.")
             frames = backend.generate(request, controls, report, token)
             token.raise_if_cancelled()
             frames = _checked_frames(frames, request)

@@ -104,7 +104,8 @@ def test_every_family_is_found_with_its_capabilities(tiny_models):
     assert not any(c.unavailable for c in caps.values())
     assert caps["diffusers:wan"].frame_rule == "4k+1 frames at 16 fps"
     assert not caps["diffusers:wan"].keyframe and caps["diffusers:wan-i2v"].keyframe
-    assert caps["diffusers:wan-i2v"].last_frame  # Wan's I2V pipeline takes a last image
+    # Wan 2.1 I2V embeds one image's CLIP tokens, FLF2V two: only FLF2V takes a last image
+    assert not caps["diffusers:wan-i2v"].last_frame and caps["diffusers:wan-flf2v"].last_frame
     assert caps["diffusers:wan22"].label.startswith("Wan 2.2")
     assert caps["diffusers:wan22"].default_steps == 40
     assert caps["diffusers:ltx"].keyframe  # one LTX transformer does T2V and I2V

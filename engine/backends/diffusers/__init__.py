@@ -66,7 +66,9 @@ class DiffusersBackend:
             )
         extras = []
         if traits.keyframe:
-            extras.append("a keyframe" + (" and a last frame" if traits.last_frame else ""))
+            last = " and a last frame" if traits.last_frame else ""
+            last += " (both needed)" if traits.last_frame_required else ""
+            extras.append("a keyframe" + last)
         follows = "the prompt" + (f", {extras[0]}" if extras else "")
         follows += ", the camera path and the strokes (through the guide)"
         return Capabilities(

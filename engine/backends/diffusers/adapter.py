@@ -42,6 +42,7 @@ class ModelTraits:
     spatial_ratio: int  # pixels per latent pixel, each way
     temporal_ratio: int  # frames per latent frame after the first
     two_experts: bool = False  # Wan 2.2: a high-noise and a low-noise transformer
+    last_frame_required: bool = False  # makes clips between two frames only (Wan FLF2V)
 
     @property
     def frame_rule(self) -> str:

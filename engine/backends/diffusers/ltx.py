@@ -1,9 +1,15 @@
 """LTX-Video (Lightricks) through diffusers' `LTXPipeline` and `LTXImageToVideoPipeline`.
 
 One transformer makes both text-to-video and image-to-video: the keyframe is encoded into
-the first latent frame, which stays clean (timestep 0) while the rest is denoised. Folders
-saved as `LTXConditionPipeline` (0.9.5 and later) also take keyframes at other frames, so
-they can take a last frame.
+the first latent frame, which stays clean (timestep 0) while the rest is denoised.
+
+No LTX model takes a last frame here. Folders saved as `LTXConditionPipeline` (0.9.5 and
+later) could, as a condition at the last frame index, but that pipeline is another sampler:
+its own timestep schedule instead of sigmas and shift, per-token timesteps with noise put
+back on the conditions each step, and the condition tokens prepended to the clip's. The
+runner's previews, steering and kept latents read the image-to-video pipeline's layout, so
+such folders run image-to-video through `LTXImageToVideoPipeline` and a last keyframe gets
+the "takes no last frame" notice.
 
 The pipeline packs latents into tokens `(B, T' h w, C)`; the VAE compresses 32x in space
 and 8x in time (frames are 8k+1), its latents normalised by `latents_mean`, `latents_std`
@@ -40,7 +46,7 @@ class LTXAdapter(FamilyAdapter):
             family=self.family,
             label=f"LTX-Video {version} ({entry.name})".replace("  ", " "),
             keyframe=True,
-            last_frame=entry.pipeline == "LTXConditionPipeline",
+            last_frame=False,  # see the module docstring
             frame_step=int(temporal),
             fixed_frames=(),
             max_frames=257,
@@ -77,7 +83,6 @@ class LTXAdapter(FamilyAdapter):
         frames, height, width = self._latent_shape(pipe, plan)
         p, pt = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
         tokens = (frames // pt) * (height // p) * (width // p)
-        # condition pipelines append tokens for keyframes past frame 0; they are not the clip
         return pipe._unpack_latents(latents[:, :tokens], frames, height, width, p, pt)
 
     def denoised_video(self, pipe, x0, latents, plan):

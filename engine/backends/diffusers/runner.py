@@ -5,7 +5,8 @@ A job goes:
    (`adapter.plan_request`); the result is brought back to the shot's size and length.
 2. **Sample** with the stock pipeline and `output_type="latent"`, so the pipeline never
    decodes: Kinema decodes itself, after checking cancel, and can keep the latents when a
-   decode fails.
+   decode fails. An image-to-video run on a model that takes a last frame ends on the
+   shot's last keyframe (`takes_last_frame`).
 3. **Preview** every step from the step callback: the clean estimate (`DenoisedTap`) through
    the model's fitted linear latents-to-colours map. Each preview goes through the
    `Reporter`, which raises `Cancelled` once the user cancels, so a cancel lands within one
@@ -272,7 +273,7 @@ class DiffusersRunner:
         generator = torch.Generator("cpu").manual_seed(int(request.seed))
         if kept is not None:
             report.notice("Decoding the kept latents again; sampling is skipped.")
-            kind, latents = kept.kind, kept.latents
+            kind, latents, plan = kept.kind, kept.latents, kept.plan
             pipe = self.pipeline(kind)
         else:
             self._kept = None
@@ -281,6 +282,7 @@ class DiffusersRunner:
                 kind = "i2v" if traits.keyframe else "t2v"
             if self.adapter.pipeline_class(kind) is None:
                 raise InvalidRequest(self._cannot(kind))
+            plan = self._ending_on_last_frame(plan, controls, kind)
             pipe = self.pipeline(kind)
             steering = (
                 self.steering(pipe, plan, controls, strength, steps, generator, kind)
@@ -299,6 +301,27 @@ class DiffusersRunner:
         self._kept = None
         report.preview(frames, steps, steps, complete=True)
         return frames
+
+    def takes_last_frame(self, controls, kind: str) -> bool:
+        """Whether this run ends on the shot's last keyframe: an image-to-video run of a
+        model whose pipeline takes one (Wan FLF2V's and 2.2 I2V's `last_image`)."""
+        return controls.last_keyframe is not None and kind == "i2v" and self.traits.last_frame
+
+    def _ending_on_last_frame(self, plan, controls, kind):
+        """The plan for a run that ends on the last keyframe: the model puts it on its last
+        native frame, so every native frame is kept (the clip is retimed onto the shot's
+        length, at most `frame_step - 1` frames slower) and it lands on the shot's last frame
+        rather than past its end."""
+        import dataclasses
+
+        if kind == "i2v" and self.traits.last_frame_required and controls.last_keyframe is None:
+            raise InvalidRequest(
+                f"{self.traits.label} makes a clip between two frames: give the shot a last "
+                "frame too, or choose an image-to-video model."
+            )
+        if self.takes_last_frame(controls, kind):
+            return dataclasses.replace(plan, keep=plan.frames)
+        return plan
 
     def _drafted(self, controls, plan, request, generator, report):
         """Without a keyframe, a text-to-video draft's first frame becomes one, so the camera
@@ -388,10 +411,13 @@ class DiffusersRunner:
                 report.preview(frames, done, steps, complete=False)
             return outputs
 
-        image = None
+        image = last_image = None
         if kind == "i2v":
             image = Image.fromarray(fit_keyframe(controls.keyframe, plan.width, plan.height))
-        kwargs = self.adapter.call_kwargs(plan, image=image)
+        if self.takes_last_frame(controls, kind):
+            last = fit_keyframe(controls.last_keyframe, plan.width, plan.height)
+            last_image = Image.fromarray(last)
+        kwargs = self.adapter.call_kwargs(plan, image=image, last_image=last_image)
         kwargs.update(
             prompt=controls.prompt or "",
             negative_prompt=controls.negative_prompt or None,

@@ -23,7 +23,7 @@ _WORDS = (
     "night day noon meadow tree sky camera pans left right dolly zoom monkey dance"
 ).split()
 
-FAMILIES = ("wan", "wan-i2v", "wan22", "ltx", "cogvideox", "cogvideox-i2v")
+FAMILIES = ("wan", "wan-i2v", "wan-flf2v", "wan22", "ltx", "cogvideox", "cogvideox-i2v")
 
 
 def tiny_tokenizer(model_max_length: int = 64):
@@ -69,7 +69,13 @@ def _t5(d_model: int = 32, umt5: bool = False):
     return T5EncoderModel(T5Config(**kwargs))
 
 
-def _wan_transformer(in_channels: int, heads: int, head_dim: int, image_dim: int | None = None):
+def _wan_transformer(
+    in_channels: int,
+    heads: int,
+    head_dim: int,
+    image_dim: int | None = None,
+    pos_embed_seq_len: int | None = None,
+):
     from diffusers import WanTransformer3DModel
 
     return WanTransformer3DModel(
@@ -86,6 +92,7 @@ def _wan_transformer(in_channels: int, heads: int, head_dim: int, image_dim: int
         qk_norm="rms_norm_across_heads",
         rope_max_seq_len=32,
         image_dim=image_dim,
+        pos_embed_seq_len=pos_embed_seq_len,
     )
 
 
@@ -122,7 +129,7 @@ def build_tiny_pipeline(family: str, width: int = 32, seed: int = 0):
             transformer_2=transformer_2,
             boundary_ratio=0.875 if family == "wan22" else None,
         )
-    if family == "wan-i2v":
+    if family in ("wan-i2v", "wan-flf2v"):
         from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline
         from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
@@ -142,7 +149,14 @@ def build_tiny_pipeline(family: str, width: int = 32, seed: int = 0):
             text_encoder=_t5(umt5=True),
             image_encoder=image_encoder,
             image_processor=CLIPImageProcessor(crop_size=32, size=32),
-            transformer=_wan_transformer(36, heads, head_dim, image_dim=4),
+            # FLF2V embeds both images' CLIP tokens (32 x 32 patches + 1 each) with positions
+            transformer=_wan_transformer(
+                36,
+                heads,
+                head_dim,
+                image_dim=4,
+                pos_embed_seq_len=2 * (32 * 32 + 1) if family == "wan-flf2v" else None,
+            ),  # fmt: skip
             vae=_wan_vae(),
             scheduler=UniPCMultistepScheduler(
                 prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0

@@ -1,7 +1,10 @@
 """Wan 2.1 / 2.2 (Wan-AI) through diffusers' `WanPipeline` and `WanImageToVideoPipeline`.
 
-- Wan 2.1 T2V (1.3B, 14B): text only; I2V and FLF2V 14B: a keyframe (and a last frame),
-  with a CLIP image encoder.
+- Wan 2.1 T2V (1.3B, 14B): text only; I2V 14B: a keyframe, with a CLIP image encoder;
+  FLF2V 14B: a keyframe and a last frame, both (`WanImageToVideoPipeline(last_image=...)`
+  embeds the CLIP tokens of the two together, so it cannot make a clip from one).
+- Wan 2.2 I2V A14B: a keyframe and, optionally, a last frame, through its condition
+  frames (it has no CLIP branch).
 - Wan 2.2 A14B: two experts, `transformer` for high noise and `transformer_2` for low noise,
   switched at `boundary_ratio` of the schedule (both listed in `model_index.json`).
 - Wan 2.2 TI2V 5B: one model for both, its VAE 16x spatially with 48 channels; the keyframe
@@ -36,18 +39,24 @@ class WanAdapter(FamilyAdapter):
         )
         ti2v = bool(entry.index.get("expand_timesteps")) or channels == 48
         i2v = entry.pipeline == "WanImageToVideoPipeline"
+        # FLF2V embeds the CLIP tokens of two images (it has positions for them); Wan 2.1 I2V
+        # embeds one, so its pipeline cannot take a last image; Wan 2.2 I2V has no CLIP
+        # branch and takes one through its condition frames
+        flf2v = i2v and transformer.get("pos_embed_seq_len") is not None
+        takes_last = i2v and not ti2v and (flf2v or transformer.get("image_dim") is None)
+        kind = "FLF2V" if flf2v else "I2V" if i2v else "T2V"
         if ti2v:
             area, fps, max_frames, kind = 1280 * 704, 24.0, 121, "TI2V"
         elif width >= 5120:  # the 14B models were trained up to 720p
-            area, fps, max_frames, kind = 1280 * 720, 16.0, 81, "I2V" if i2v else "T2V"
+            area, fps, max_frames = 1280 * 720, 16.0, 81
         else:
-            area, fps, max_frames, kind = 832 * 480, 16.0, 81, "I2V" if i2v else "T2V"
+            area, fps, max_frames = 832 * 480, 16.0, 81
         version = "2.2" if (two_experts or ti2v) else "2.1"
         return ModelTraits(
             family=self.family,
             label=f"Wan {version} {kind} ({entry.name})",
             keyframe=i2v or ti2v,
-            last_frame=i2v,
+            last_frame=takes_last,  # TI2V's pipeline drops `last_image`
             frame_step=temporal,
             fixed_frames=(),
             max_frames=max_frames,
@@ -61,6 +70,7 @@ class WanAdapter(FamilyAdapter):
             spatial_ratio=spatial,
             temporal_ratio=temporal,
             two_experts=two_experts,
+            last_frame_required=flf2v,
         )
 
     def pipeline_class(self, kind: str) -> str | None:
