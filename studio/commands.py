@@ -32,6 +32,7 @@ _SHOT_FIELD_NAMES = {
     "seed": "Change seed",
     "duration": "Change duration",
     "keyframe": "Set keyframe",
+    "last_keyframe": "Set last frame",
 }
 _SETTING_NAMES = {
     "backend": "Change backend",
@@ -101,7 +102,8 @@ class _FieldEdit(QUndoCommand):
 
 
 class SetShotField(_FieldEdit):
-    """A shot's own field: name, prompt, negative prompt, seed, duration, keyframe."""
+    """A shot's own field: name, prompt, negative prompt, seed, duration, keyframe, last
+    keyframe."""
 
     merge_id = _MERGE_SHOT_FIELD
 
@@ -131,15 +133,23 @@ class SetShotField(_FieldEdit):
             shot.keyframe_missing = shot.keyframe is not None and (
                 path is None or not path.is_file()
             )
+        if self.key[-1] == "last_keyframe":
+            shot = self._target()
+            path = self.document.project.last_keyframe_path(shot)
+            shot.last_keyframe_missing = shot.last_keyframe is not None and (
+                path is None or not path.is_file()
+            )
         self.document.shot_changed.emit(self.shot_id)
 
 
 class ImportKeyframe(SetShotField):
-    """A keyframe just copied into `media/`: undo takes the copy out of `media/` too (into
+    """A keyframe (or last keyframe, `field`) just copied into `media/`: undo takes the copy out of `media/` too (into
     the project's trash, emptied on close) unless another shot uses it; redo brings it back."""
 
-    def __init__(self, document: Document, shot_id: str, relative: str, text: str):
-        super().__init__(document, shot_id, "keyframe", relative, text, merge=False)
+    def __init__(
+        self, document: Document, shot_id: str, relative: str, text: str, field: str = "keyframe"
+    ):
+        super().__init__(document, shot_id, field, relative, text, merge=False)
         self.project = document.project
 
     def redo(self) -> None:

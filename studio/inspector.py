@@ -48,6 +48,7 @@ from . import icons, settings
 from .commands import SetShotField, SetShotSetting
 from .document import Document
 from .labels import WrappedLabel
+from .last_frame import LastFrameSlot
 from .project_settings import show_warning, warning_label
 from .tasks import TaskRunner
 
@@ -158,6 +159,8 @@ class Inspector(QWidget):
         self.plan_note.setWordWrap(True)
         form.addRow("Storyboard", self.plan_button)
         form.addRow("", self.plan_note)
+        self.last_frame = LastFrameSlot(self.document, content)  # where a model ends the shot
+        form.addRow("Last frame", self.last_frame)
 
         self.seed_spin = QDoubleSpinBox(content)
         self.seed_spin.setDecimals(0)
@@ -313,6 +316,7 @@ class Inspector(QWidget):
             self._apply_capabilities(caps)
             self._show_model(shot, caps)
             self._show_plan(shot)
+            self.last_frame.show_shot(shot, caps, self.capabilities)
         finally:
             self._updating = False
 

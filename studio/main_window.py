@@ -50,6 +50,7 @@ from .gc_guard import GuiThreadCollector
 from .generation import GenerationController
 from .help_page import ShortcutsPage
 from .inspector import Inspector
+from .last_frame import LastFrameImporter
 from .live_previs import LivePrevis
 from .media_import import KeyframeImporter, ShotImporter
 from .metrics_panel import MetricsPanel
@@ -147,6 +148,14 @@ class MainWindow(QMainWindow):
             keep_originals=lambda: self.preferences.keep_originals,
         )
         self.shot_importer = ShotImporter(self.document, self.tasks, self, refusal)
+        self.last_frame_importer = LastFrameImporter(
+            self.document,
+            self.tasks,
+            lambda start: self.dialogs.import_media_path(start),
+            self,
+            refusal,
+            keep_originals=lambda: self.preferences.keep_originals,
+        )
         self.exporter = ExportController(self.tasks, self)
         self.export_waiting = ExportAfterGeneration(self.document, self.generation.job_ended, self)
         self.live_previs = LivePrevis(self.document, self)
@@ -451,6 +460,11 @@ class MainWindow(QMainWindow):
         self.importer.cancelled.connect(lambda: self.show_message("Import cancelled."))
         d.project_replaced.connect(self.importer.empty_trash)  # undone imports of a crash
         self.timeline.file_dropped.connect(self.shot_importer.import_file)
+        last_frame = self.last_frame_importer
+        self.inspector.last_frame.choose_requested.connect(last_frame.choose)
+        last_frame.failed.connect(lambda message: self.dialogs.error("Could not import", message))
+        last_frame.imported.connect(lambda _s, path: self.show_message(f"Last frame set to {path}"))
+        last_frame.noted.connect(self.show_message)
         self.shot_importer.imported.connect(self.show_message)
         self.shot_importer.failed.connect(lambda message: self.show_message(message, error=True))
         for source in (g.message, self.files.message, self.presenter.message, d.notice):
