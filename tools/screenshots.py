@@ -80,7 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1600x1000")
     parser.add_argument(
         "--only",
-        choices=("studio", "real-models", "storyboard", "takes", "project", "timeline", "queue"),
+        choices=(
+            "studio",
+            "real-models",
+            "storyboard",
+            "takes",
+            "project",
+            "timeline",
+            "queue",
+            "last-frame",
+        ),
         help="take only one part (default: all)",
     )
     args = parser.parse_args(argv)
@@ -142,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         _shoot_sequence(window, out, shoot, settle, wait_until)
     if args.only in (None, "queue"):
         _shoot_queue(window, shoot, settle, wait_until)
+    if args.only in (None, "last-frame"):
+        _shoot_last_frame(window, scratch, shoot, settle, wait_until)
 
     window.shutdown()
     window.close()
@@ -258,6 +269,43 @@ def _shoot_real_model(window, scratch: Path, shoot, settle, wait_until) -> None:
     shoot(window, "real-model-forming.png")
     window.generation.cancel(job)
     wait_until(lambda: not record(job).active, timeout=60)
+
+
+def _shoot_last_frame(window, scratch: Path, shoot, settle, wait_until) -> None:
+    """The inspector's Last frame slot: an image chosen on a backend that ignores it (the
+    note names the ones that take it), then on a tiny Wan FLF2V model that ends on it."""
+    import dataclasses
+    import importlib.util
+
+    import numpy as np
+
+    from engine.media import read_image, write_image
+    from studio.commands import SetShotSetting
+
+    document, inspector = window.document, window.inspector
+    shot = document.project.shots[0]
+    document.set_current_shot(shot.id)
+    window.inspector_dock.raise_()
+    key = read_image(document.project.keyframe_path(shot))
+    dusk = np.clip(key[:, ::-1].astype(np.float32) * (0.75, 0.55, 0.6), 0, 255).astype(np.uint8)
+    write_image(scratch / "dusk.png", dusk)
+    window.last_frame_importer.import_file(scratch / "dusk.png", shot.id)
+    wait_until(lambda: shot.last_keyframe is not None)
+    if importlib.util.find_spec("diffusers") is not None:
+        from engine.backends.diffusers.tiny import save_tiny_pipeline
+
+        os.environ["KINEMA_NO_HF_CACHE"] = "1"  # only the folder named here
+        os.environ["KINEMA_CACHE_DIR"] = str(scratch / "cache")
+        models = scratch / "Last frame models"
+        save_tiny_pipeline("wan-flf2v", models / "Wan2.1-FLF2V-tiny")
+        folders = (*window.preferences.model_folders, str(models))
+        window.apply_preferences(dataclasses.replace(window.preferences, model_folders=folders))
+        wait_until(lambda: "diffusers:Wan2.1-FLF2V-tiny" in inspector.capabilities)
+    inspector.refresh()
+    shoot(inspector, "last-frame-ignored.png")
+    if "diffusers:Wan2.1-FLF2V-tiny" in inspector.capabilities:
+        document.push(SetShotSetting(document, shot.id, "backend", "diffusers:Wan2.1-FLF2V-tiny"))
+        shoot(inspector, "last-frame-flf2v.png")
 
 
 def _shoot_storyboard(window, shoot, settle, wait_until) -> None:
