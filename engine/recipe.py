@@ -427,6 +427,12 @@ def shots_from_recipe(recipe: Recipe, entries, project, source: Path, keyframe):
             raise InvalidRequest(f"The shot '{entry.name}' in '{source.name}': {error}") from error
         shot.seed, shot.duration, shot.settings = checked.seed, checked.duration, checked.settings
         shot.keyframe = _find_keyframe(entry, project, source, keyframe, notes)
+        if shot.last_keyframe is not None:  # a path in the project it came from, no more
+            shot.last_keyframe = None
+            notes.append(
+                f"'{entry.name}' ended on a last frame, which the file does not carry: choose "
+                "it again in the inspector."
+            )
         size = (int(request["width"]), int(request["height"]), float(request["fps"]))
         if size != (project.width, project.height, project.fps):
             notes.append(

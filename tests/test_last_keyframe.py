@@ -233,6 +233,24 @@ def test_render_reports_that_the_previs_ignores_the_last_keyframe(meadow, tmp_pa
     assert "takes no last frame; it is ignored" in captured.out + captured.err
 
 
+def test_an_imported_shot_leaves_the_last_keyframe_behind_and_says_so(meadow, tmp_path, capsys):
+    """A Kinema file's recipe names the last keyframe by a path in the project it came from;
+    in another project that path means nothing (or another picture)."""
+    meadow.shots[0].duration = 6
+    meadow.shots[0].settings = dataclasses.replace(meadow.shots[0].settings, backend="previs")
+    meadow.save()
+    out = tmp_path / "shot1.mov"
+    assert (
+        main(["render", str(meadow.folder), "--shot", "1", "-o", str(out), "--codec", "dnxhr-hq"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["import-shot", str(out), str(tmp_path / "Other.kinema")]) == 0
+    captured = capsys.readouterr()
+    assert "ended on a last frame, which the file does not carry" in captured.out + captured.err
+    assert Project.load(tmp_path / "Other.kinema").shots[0].last_keyframe is None
+
+
 # ------------------------------------------------------------------ real models (tiny)
 
 
