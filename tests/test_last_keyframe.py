@@ -402,3 +402,22 @@ def test_info_lists_last_frame_among_the_honoured_controls(tiny_models, capsys):
         if text.strip().startswith("diffusers:wan-flf2v")
     )
     assert "honours:" in line and "last frame" in line
+
+
+def test_which_wan_folders_take_a_last_frame_is_read_from_their_configs(tiny_models, tmp_path):
+    """Wan 2.1 I2V embeds one image's CLIP tokens: no last frame. FLF2V has positions for
+    two: it needs both. Wan 2.2 I2V has no CLIP branch: a last frame is optional."""
+    from engine.backends.diffusers.adapter import adapter_for
+    from engine.model_library import find_model
+
+    wan22 = tmp_path / "wan22-i2v"
+    shutil.copytree(tiny_models / "wan-i2v", wan22)
+    config = wan22 / "transformer" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "image_dim": None}))
+    traits = {
+        name: adapter_for(find_model(name, [tiny_models, tmp_path])).traits()
+        for name in ("wan", "wan-i2v", "wan-flf2v", "wan22-i2v")
+    }
+    assert [traits[n].last_frame for n in traits] == [False, False, True, True]
+    assert [traits[n].last_frame_required for n in traits] == [False, False, True, False]
+    assert traits["wan-flf2v"].label.startswith("Wan 2.1 FLF2V")
