@@ -69,22 +69,21 @@ class LastFrameSlot(QWidget):
         self.note.setObjectName("dim")
         self.note.setWordWrap(True)
 
+        # picture and name above the buttons: the slot is no wider than the inspector's
+        # narrowest field, so the dock never scrolls sideways
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.picture)
+        top.addWidget(self.name_label, 1)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.choose_button)
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
-        side = QVBoxLayout()
-        side.setContentsMargins(0, 0, 0, 0)
-        side.addWidget(self.name_label)
-        side.addLayout(buttons)
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.picture)
-        top.addLayout(side, 1)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(top)
+        column.addLayout(buttons)
         column.addWidget(self.note)
 
     def show_shot(
