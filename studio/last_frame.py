@@ -23,6 +23,7 @@ from engine.project import Shot
 
 from .commands import ImportKeyframe, SetShotField
 from .document import Document
+from .labels import WrappedLabel
 from .media_import import Imported, import_keyframe_file
 from .tasks import TaskRunner
 
@@ -56,18 +57,16 @@ class LastFrameSlot(QWidget):
         self.picture.setFixedSize(THUMB)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setObjectName("dim")
-        self.name_label = QLabel(self)
+        self.name_label = WrappedLabel(self)
         self.name_label.setObjectName("dim")
-        self.name_label.setWordWrap(True)
         self.choose_button = QPushButton("Choose…", self)
         self.choose_button.setToolTip("Choose the image the shot ends on")
         self.choose_button.clicked.connect(self.choose_requested)
         self.clear_button = QPushButton("Clear", self)
         self.clear_button.setToolTip("The shot ends wherever the model takes it")
         self.clear_button.clicked.connect(self.clear)
-        self.note = QLabel(self)
+        self.note = WrappedLabel(self)
         self.note.setObjectName("dim")
-        self.note.setWordWrap(True)
 
         # picture and name above the buttons: the slot is no wider than the inspector's
         # narrowest field, so the dock never scrolls sideways
@@ -182,8 +181,7 @@ class LastFrameImporter(QObject):
         def done(result: Imported) -> None:
             self.busy = False
             if self.document.project is not project or self.document.shot(shot_id) is None:
-                project.trash_media(result.relative)  # the shot went while it was copied
-                project.empty_trash()
+                project.discard_media(result.relative)  # the shot went while it was copied
                 return
             text = f"Set last frame to {source.name}"
             self.document.push(
