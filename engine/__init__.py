@@ -5,7 +5,3 @@ engine through `engine.worker.Engine`, requests and events (`engine.jobs`).
 """
 
 __version__ = "0.1.0"
-
-from .threads import prepare_openmp as _prepare_openmp
-
-_prepare_openmp()  # before anything imports torch: OpenMP reads its wait policy once

@@ -1,18 +1,17 @@
-"""How many threads the built-in model computes with, and how idle ones wait.
+"""How many threads the built-in model computes with.
 
 A laptop always runs other programs: a browser, an export, the studio's own GUI thread.
-OpenMP's default lets a worker thread that finished its share spin for a while, waiting for
-the next parallel region, and every region waits for its slowest thread. With another busy
-process on one of two cores, a spinning thread steals the time slice the working one needed,
-and a pass took 3.4 times as long as on a quiet machine. So:
+Every parallel region of a pass waits for its slowest OpenMP thread, so a thread that shares
+its core with a busy process holds all the others back: beside one busy process on a
+two-core machine, a pass with two threads took 3.7 s against 1.0 s quiet. So each generation
+counts the cores other programs keep busy (from the kernel's per-core counters over a few
+milliseconds, this process excluded) and computes with the cores left, at least one
+(`compute_threads`): the same pass then takes 1.45 s, about what losing one core costs.
 
-- idle OpenMP threads sleep at once (`OMP_WAIT_POLICY=PASSIVE`), set before torch starts its
-  OpenMP runtime, which reads the variable once (`prepare_openmp`, called when the engine is
-  imported; a value the user set is kept);
-- each generation counts the cores other programs keep busy (from the kernel's per-core
-  counters over a few milliseconds, this process excluded) and computes with the cores left,
-  at least one (`compute_threads`), so a competing process costs about its share of the cores
-  and no more.
+A passive OpenMP wait policy (idle threads sleep at once) was measured too and is not used:
+it helps beside a busy process only as much as the thread count does, and on a quiet
+machine it made a pass 1.6 times and streaming 1.9 times slower (thousands of small
+parallel regions, each waking its threads).
 
 `KINEMA_THREADS` fixes the count and turns the measuring off.
 """
@@ -26,11 +25,6 @@ from collections.abc import Iterator
 
 #: how long the busy cores are sampled before a generation (short next to a pass's second)
 SAMPLE_S = 0.03
-
-
-def prepare_openmp() -> None:
-    """Passive OpenMP waiting, unless the user chose a policy; a no-op once torch is loaded."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def available_cores() -> int:
