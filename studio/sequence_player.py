@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from engine import sequence
 
-from .viewer import SHUTTLE_RATES
+from .viewer import shuttle_rate
 
 
 def slate(width: int, height: int, title: str, line: str) -> np.ndarray:
@@ -90,13 +90,7 @@ class SequencePlayer(QObject):
 
     def shuttle(self, direction: int) -> None:
         """J/L over the sequence: again in the same direction doubles the speed (up to 8x)."""
-        current = self._rate
-        if current and (current > 0) == (direction > 0):
-            index = SHUTTLE_RATES.index(abs(current)) if abs(current) in SHUTTLE_RATES else 0
-            speed = SHUTTLE_RATES[min(index + 1, len(SHUTTLE_RATES) - 1)]
-        else:
-            speed = 1
-        self.play(speed * (1 if direction > 0 else -1))
+        self.play(shuttle_rate(self._rate, direction))
 
     def play(self, rate: int = 1, start: int | None = None) -> None:
         project = self.document.project

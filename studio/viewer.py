@@ -35,6 +35,17 @@ from .overlays import CameraOverlay, StrokeOverlay
 SHUTTLE_RATES = (1, 2, 4, 8)
 
 
+def shuttle_rate(current: int, direction: int) -> int:
+    """J/L's next signed play rate: again in the same direction doubles it (up to 8x), the
+    other way starts at 1x."""
+    if current and (current > 0) == (direction > 0):
+        index = SHUTTLE_RATES.index(abs(current)) if abs(current) in SHUTTLE_RATES else 0
+        speed = SHUTTLE_RATES[min(index + 1, len(SHUTTLE_RATES) - 1)]
+    else:
+        speed = 1
+    return speed * (1 if direction > 0 else -1)
+
+
 class ViewerWidget(QWidget):
     frame_changed = Signal(int)
     playing_changed = Signal(bool)
@@ -421,13 +432,7 @@ class ViewerWidget(QWidget):
         """J/L: play backwards/forwards; pressing again doubles the speed (up to 8x)."""
         if self.sequence is not None and self.sequence.handles_transport():
             return self.sequence.shuttle(direction)
-        current = self._rate
-        if current and (current > 0) == (direction > 0):
-            index = SHUTTLE_RATES.index(abs(current)) if abs(current) in SHUTTLE_RATES else 0
-            speed = SHUTTLE_RATES[min(index + 1, len(SHUTTLE_RATES) - 1)]
-        else:
-            speed = 1
-        self.play(speed * (1 if direction > 0 else -1))
+        self.play(shuttle_rate(self._rate, direction))
 
     def step(self, delta: int) -> None:
         self.pause()

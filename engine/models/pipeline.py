@@ -116,6 +116,7 @@ class BuiltinModel:
         #: CPU threads a generation computes with; None: the cores other programs leave free,
         #: measured at the start of each generation (`engine.threads`)
         self.threads: int | None = None
+        self._texts: dict[str, object] = {}  # prompt -> its encoding (`_text`)
 
     @property
     def preview(self) -> LatentPreview:
@@ -370,7 +371,7 @@ class BuiltinModel:
     def _text(self, prompt: str):
         """The prompt's encoding, kept for the last few prompts: Generate again, variations
         and the two passes of a drafted shot read the same words."""
-        cache = self.__dict__.setdefault("_texts", {})
+        cache = self._texts
         if prompt not in cache:
             if len(cache) >= 8:
                 cache.pop(next(iter(cache)))

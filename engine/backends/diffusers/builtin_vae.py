@@ -33,6 +33,8 @@ from ...models.vae import CausalVideoVAE
 LIBRARY = __name__  # what model_index.json names as this component's library
 WEIGHTS = BUILTIN_WEIGHTS / "vae.safetensors"
 
+# diffusers finds how to load a component by looking its base classes up in the component's
+# library module, so ModelMixin and ConfigMixin are part of this module's interface
 __all__ = ["BuiltinVideoVAE", "ConfigMixin", "ModelMixin", "LIBRARY", "WEIGHTS"]
 
 

@@ -19,6 +19,7 @@ The pipeline stays loaded between jobs (warm), whatever the last job did.
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import json
@@ -131,7 +132,7 @@ class DiffusersRunner:
             # diffusers loads a component of a module only once it is imported, and warns that
             # the VAE is not an AutoencoderKLWan, which is the point of it
             importlib.import_module(BUILTIN_VAE_LIBRARY)
-            load = lambda *a, **k: _quietly(cls.from_pretrained, *a, **k)  # noqa: E731
+            load = functools.partial(_quietly, cls.from_pretrained)
         dtype = _dtype_for(self.device)
         dtypes = {"default": dtype, "vae": self._vae_dtype(dtype)}
         # diffusers 0.42 renamed torch_dtype to dtype; older releases know only the old name
