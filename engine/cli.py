@@ -396,6 +396,7 @@ _TRAINERS = {
     "dit": "engine.train.dit",
     "preview": "engine.train.preview",
     "toy-wan": "engine.train.toy_wan",
+    "distil": "engine.train.distil",
 }
 _EVALUATORS = {
     "vae": "engine.eval.vae",

@@ -45,6 +45,10 @@ class DiTConfig:
     text_layers: int = 2
     text_length: int = 40  # prompt tokens kept (<bos> included)
     vocabulary: tuple[str, ...] = field(default=(), repr=False)
+    #: guidance scales (lowest, highest) a guidance-distilled generator was taught to take as
+    #: an input, so one branch runs per step instead of two (`engine.train.distil`); () = a
+    #: generator that needs both branches
+    folded_guidance: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +70,12 @@ class DiTConfig:
             raise ModelLoadError("The generator config needs width / heads divisible by 8.")
         if len(config.vocabulary) < 4:
             raise ModelLoadError("The generator config has no vocabulary.")
+        folded = config.folded_guidance
+        if folded and (len(folded) != 2 or not 0 <= folded[0] < folded[1]):
+            raise ModelLoadError(
+                f"The generator config's folded guidance range {list(folded)} is not a pair "
+                "lowest < highest."
+            )
         return config
 
     @property
@@ -100,6 +110,12 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device) / half)
     angles = (t.float() * 1000.0).unsqueeze(-1) * freqs
     return torch.cat([angles.cos(), angles.sin()], -1)
+
+
+def guidance_features(scale: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features of guidance scales (B,) -> (B, dim); scales up to about 10 fall
+    where the noise levels' features do, so both use the same frequencies."""
+    return timestep_embedding(scale / 10.0, dim)
 
 
 class RMSNorm(nn.Module):
@@ -213,7 +229,7 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(
             nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d)
         )
-        self.table = nn.Parameter(torch.randn(6, d) / d**0.5)
+        self.table = nn.Parameter(nn.init.normal_(torch.empty(6, d), std=d**-0.5))
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -282,6 +298,11 @@ class VideoDiT(nn.Module):
         self.patch_in = nn.Linear(patched * p * p, d)
         self.scene_in = nn.Linear(cfg.scene_channels, d) if cfg.scene_channels else None
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.guidance_mlp = (
+            nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+            if cfg.folded_guidance
+            else None
+        )
         self.text_pool = nn.Linear(d, d)
         self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
@@ -297,7 +318,10 @@ class VideoDiT(nn.Module):
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
         self.text.apply(_reset_text)
-        for zeroed in (self.adaln[-1], self.final_mod[-1], self.patch_out, self.scene_in):
+        guidance_out = self.guidance_mlp[-1] if self.guidance_mlp is not None else None
+        zeroed_layers = (self.adaln[-1], self.final_mod[-1], self.patch_out, self.scene_in)
+        # a folded-guidance student starts as its teacher's conditional branch
+        for zeroed in (*zeroed_layers, guidance_out):
             if zeroed is not None:
                 nn.init.zeros_(zeroed.weight)
                 nn.init.zeros_(zeroed.bias)
@@ -342,6 +366,7 @@ class VideoDiT(nn.Module):
         text: TextContext,
         cache: KVCache | None = None,
         write_cache: bool = False,
+        guidance: torch.Tensor | float | None = None,  # (B,) scales, for a folded-guidance model
     ) -> torch.Tensor:
         cfg, p = self.cfg, self.cfg.patch
         b, c, frames, h, w = latents.shape
@@ -356,6 +381,10 @@ class VideoDiT(nn.Module):
 
         cond = self.time_mlp(timestep_embedding(t, cfg.width).to(x.dtype))
         cond = cond + text.pooled.to(x.dtype).unsqueeze(1)  # (B, T, D)
+        if self.guidance_mlp is not None:
+            scale = torch.as_tensor(guidance if guidance is not None else 1.0, device=x.device)
+            scale = scale.to(torch.float32).reshape(-1).expand(b)
+            cond = cond + self.guidance_mlp(guidance_features(scale, cfg.width).to(x.dtype))[:, None]
         if self.scene_in is not None:  # sky, ground, far layer: one vector per latent frame
             scene = controls[:, patched : patched + cfg.scene_channels].mean((3, 4))
             cond = cond + self.scene_in(scene.transpose(1, 2))

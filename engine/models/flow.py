@@ -45,6 +45,8 @@ def guided_velocity(
     guidance: Guidance,
     cache: KVCache | None = None,
 ) -> torch.Tensor:
+    if model.cfg.folded_guidance and not guidance.keep_controls:
+        return folded_velocity(model, x, t, controls, text, guidance.scale, cache)
     if null is None or guidance.scale == 1.0:
         return model(x, t, controls, text, cache)
     free = controls if guidance.keep_controls else torch.zeros_like(controls)
@@ -57,6 +59,37 @@ def guided_velocity(
     )
     cond, uncond = both.chunk(2)
     return uncond + guidance.scale * (cond - uncond)
+
+
+def folded_velocity(
+    model: VideoDiT,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    controls: torch.Tensor,
+    text: TextContext,
+    scale: float,
+    cache: KVCache | None = None,
+    write_cache: bool = False,
+) -> torch.Tensor:
+    """A guidance-distilled model's guided velocity: one branch, the scale an input.
+
+    Guidance is affine in its scale, so a scale outside the taught range is reached from
+    the range's two ends (two calls), where the student is exact, instead of asking it for
+    an input it never saw."""
+    low, high = model.cfg.folded_guidance
+    if low <= scale <= high:
+        return model(x, t, controls, text, cache, write_cache, guidance=scale)
+    pair = model(
+        torch.cat([x, x]),
+        torch.cat([t, t]),
+        torch.cat([controls, controls]),
+        TextContext.cat([text, text]),
+        cache,
+        write_cache,
+        guidance=torch.tensor([low, high], device=x.device),
+    )
+    at_low, at_high = pair.chunk(2)
+    return at_low + (scale - low) / (high - low) * (at_high - at_low)
 
 
 def _guided(null: TextContext | None, guidance: Guidance) -> bool:
@@ -74,9 +107,12 @@ def remember(
     window: int | None = None,
 ) -> None:
     """Append finished frames to `cache` (both guidance branches when guided: the unguided
-    branch's keys differ, since they saw another prompt), keeping the last `window` frames."""
+    branch's keys differ, since they saw another prompt; a folded model's one or two rows,
+    as its steps run them), keeping the last `window` frames."""
     t = torch.zeros(clean.shape[0], clean.shape[2], device=clean.device)
-    if _guided(null, guidance):
+    if model.cfg.folded_guidance and not guidance.keep_controls:
+        folded_velocity(model, clean, t, controls, text, guidance.scale, cache, write_cache=True)
+    elif _guided(null, guidance):
         free = controls if guidance.keep_controls else torch.zeros_like(controls)
         model(
             torch.cat([clean, clean]),

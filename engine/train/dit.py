@@ -284,6 +284,12 @@ def noise_levels(batch: int, frames: int, generator: torch.Generator) -> torch.T
     return t.masked_fill(clean, 0.0)
 
 
+def weighted_mse(v: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Squared error per latent value, weighted per latent pixel, averaged over the weight."""
+    err = (v.float() - target).pow(2) * weight
+    return err.sum() / (weight.sum() * target.shape[1]).clamp_min(1)
+
+
 class DiTTrainer:
     def __init__(self, cfg: DiTConfig, opts: TrainOptions, vae: CausalVideoVAE, device):
         self.opts, self.device = opts, torch.device(device)
@@ -333,7 +339,9 @@ class DiTTrainer:
             latents = self.vae.encode(video)
         return self.vae.normalize(latents.float())
 
-    def train_step(self, buffer: ReplayBuffer) -> dict[str, float]:
+    def draw(self, buffer: ReplayBuffer) -> dict:
+        """A training batch: clean latents with their controls and prompts dropped as guidance
+        needs, noised to diffusion-forcing levels, and the loss weight of each latent pixel."""
         o, g = self.opts, self.generator
         x0, controls, objects, captions = buffer.sample(o.batch, g)
         x0, controls = x0.float(), controls.float()
@@ -352,19 +360,34 @@ class DiTTrainer:
         t = noise_levels(b, frames, g).to(self.device)
         noise = torch.randn(x0.shape, generator=self.noise, device=self.device)
         tt = t[:, None, :, None, None]
-        xt = (1 - tt) * x0 + tt * noise
-        target = noise - x0
         weight = (t > 0).float()[:, None, :, None, None] * (1 + o.object_weight * objects.float())[
             :, None
         ]
+        return {
+            "x0": x0,
+            "noise": noise,
+            "xt": (1 - tt) * x0 + tt * noise,
+            "t": t,
+            "controls": controls,
+            "prompts": prompts,
+            "weight": weight,
+        }
 
+    def train_step(self, buffer: ReplayBuffer) -> dict[str, float]:
+        batch = self.draw(buffer)
+        self.set_lr()
+        with torch.autocast("cuda", torch.bfloat16, enabled=self.device.type == "cuda"):
+            text = self.model.encode_text(batch["prompts"])
+            v = self.model(batch["xt"], batch["t"], batch["controls"], text)
+        return self.optimise(weighted_mse(v, batch["noise"] - batch["x0"], batch["weight"]))
+
+    def set_lr(self) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
-        with torch.autocast("cuda", torch.bfloat16, enabled=self.device.type == "cuda"):
-            text = self.model.encode_text(prompts)
-            v = self.model(xt, t, controls, text)
-        err = (v.float() - target).pow(2) * weight
-        loss = err.sum() / (weight.sum() * x0.shape[1]).clamp_min(1)
+
+    def optimise(self, loss: torch.Tensor) -> dict[str, float]:
+        """One optimizer step on `loss`, then the moving average."""
+        o = self.opts
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
@@ -519,7 +542,10 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
+def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace, export_to=None) -> int:
+    """The training loop; `export_to(trainer, folder, args)` writes the weights at each
+    checkpoint when `args.export` is set (`export` by default)."""
+    export_to = export_to or export
     o = trainer.opts
     params = sum(p.numel() for p in trainer.model.parameters())
     print(f"Training the generator ({params / 1e6:.2f} M parameters) on {trainer.device}, to {out}")
@@ -592,7 +618,7 @@ def train(trainer: DiTTrainer, out: Path, args: argparse.Namespace) -> int:
                 if trainer.step % args.save_every == 0:
                     trainer.save(out / CHECKPOINT)
                     if args.export is not None:  # so a long run can be looked at as it goes
-                        export(trainer, Path(args.export), args)
+                        export_to(trainer, Path(args.export), args)
     except KeyboardInterrupt:
         code = 130
     finally:
