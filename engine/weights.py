@@ -9,6 +9,8 @@ from another model size) raises `ModelLoadError` with a sentence that names the 
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import tempfile
@@ -92,6 +94,37 @@ def load_config(path: str | Path) -> dict:
     return config
 
 
+@contextlib.contextmanager
+def _no_initialisation():
+    """`torch.nn.init` does nothing inside, on this thread: meta tensors have no values to
+    fill, and filling one runs torch's Python reference kernels, whose first use imports the
+    compiler stack (about two seconds holding the interpreter lock: in the studio, the GUI
+    waits). Other threads keep the real functions."""
+    import threading
+
+    from torch.nn import init
+
+    owner = threading.get_ident()
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(init, n) for n in names}
+
+    def skipping(real):
+        def maybe(tensor, *args, **kwargs):
+            if threading.get_ident() == owner:
+                return tensor
+            return real(tensor, *args, **kwargs)
+
+        return maybe
+
+    for name in names:
+        setattr(init, name, skipping(saved[name]))
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(init, name, function)
+
+
 def build_checked(
     factory: Callable[[], nn.Module],
     path: str | Path,
@@ -108,7 +141,7 @@ def build_checked(
     """
     path = Path(path)
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _no_initialisation():
             shape_only = (shape_only or factory)()
     except (TypeError, ValueError, RuntimeError, OverflowError) as error:
         raise ModelLoadError(f"The {what} config beside {path} is not valid: {error}") from error

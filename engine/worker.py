@@ -31,6 +31,7 @@ from .backends import (
     create_backend,
 )
 from .errors import Cancelled, KinemaError
+from .threads import yield_to_foreground
 from .jobs import (
     GenerationRequest,
     JobCancelled,
@@ -79,8 +80,12 @@ class Engine:
         device: str = "auto",
         backend_factory: BackendFactory = create_backend,
         compile_controls: Callable | None = None,
+        background: bool = False,
     ) -> None:
+        """`background`: the jobs' thread yields its core to the process's other threads
+        (`engine.threads.yield_to_foreground`), as the studio's GUI needs."""
         self._callback = callback
+        self._background = background
         self._device = device
         self._backend_factory = backend_factory
         self._compile_controls = compile_controls
@@ -175,6 +180,8 @@ class Engine:
             log.exception("event callback failed for %s", type(event).__name__)
 
     def _loop(self) -> None:
+        if self._background:
+            yield_to_foreground()
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:

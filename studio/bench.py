@@ -44,6 +44,71 @@ def _application():
     return QApplication.instance() or create_application([])
 
 
+class _StackSampler:
+    """Where each thread's Python code is, every millisecond, on a thread of its own.
+
+    With `KINEMA_BENCH_EXPLAIN=1` the stall benchmark prints, for its worst stalls, what the
+    GUI thread and the other threads were doing meanwhile: a stall is either the GUI thread's
+    own work (its stack sits in studio code) or a wait for the interpreter lock or a core
+    (its stack sits in the event loop while another thread runs Python).
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[tuple[float, dict[str, str]]] = []
+        self._stop = threading.Event()
+        self._main = threading.main_thread().ident
+        self._names = {}
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import sys
+        import threading
+        import traceback
+
+        own = threading.get_ident()
+        while not self._stop.is_set():
+            names = {t.ident: t.name for t in threading.enumerate()}
+            now = time.perf_counter()
+            where = {}
+            for ident, frame in sys._current_frames().items():
+                if ident == own:
+                    continue
+                stack = traceback.extract_stack(frame)[-4:]
+                label = " < ".join(
+                    f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+                )
+                name = "GUI" if ident == self._main else names.get(ident, str(ident))
+                where[name] = label
+            self.samples.append((now, where))
+            time.sleep(0.004)
+
+    def explain(self, ticks: list[float], cpu: list[float], worst: int = 8) -> None:
+        from collections import Counter
+
+        gaps, own = np.diff(np.asarray(ticks)), np.diff(np.asarray(cpu))
+        print(f"  GUI thread's own CPU time over all gaps above 20 ms: "
+              f"{own[gaps > 0.02].sum() * 1e3:.0f} of {gaps[gaps > 0.02].sum() * 1e3:.0f} ms")  # fmt: skip
+        for i in np.argsort(gaps)[::-1][:worst]:
+            start, end = ticks[i], ticks[i + 1]
+            inside = [w for t, w in self.samples if start <= t <= end]
+            print(f"  stall of {gaps[i] * 1e3:.1f} ms at {start - ticks[0]:.2f} s, GUI thread "
+                  f"on a core {own[i] * 1e3:.1f} ms of it, {len(inside)} samples:")  # fmt: skip
+            threads = Counter(name for w in inside for name in w)
+            for name, _ in threads.most_common(4):
+                common = Counter(w[name] for w in inside if name in w).most_common(2)
+                for label, n in common:
+                    print(f"    {name:>14s} {n:3d}x {label}")
+
+
 class _StallProbe:
     """A precise timer that records every tick; gaps beyond its interval are stalls."""
 
@@ -52,13 +117,19 @@ class _StallProbe:
 
         self.interval_s = interval_ms / 1000
         self.ticks: list[float] = []
+        self.cpu: list[float] = []  # the GUI thread's own CPU time at each tick
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.ticks.append(time.perf_counter())
+        self.cpu.append(time.thread_time())
 
     def start(self) -> None:
         self.ticks.clear()
+        self.cpu.clear()
         self._timer.start()
 
     def stop(self) -> dict:
@@ -122,12 +193,19 @@ def bench_gui_stall(
             window.document.project.width, window.document.project.height = size
         probe = _StallProbe()
 
+        sampler = _StackSampler() if os.environ.get("KINEMA_BENCH_EXPLAIN") else None
         probe.start()
+        if sampler:
+            sampler.start()
         started = time.perf_counter()
         window.generation.generate(jobs)
         busy_s = _run_for(app, timeout_s, until=lambda: len(shot.takes) >= jobs)
         _run_for(app, 0.5)  # the last take starts playing
         busy = probe.stop()
+        if sampler:
+            sampler.stop()
+            print("Where the threads were during the worst stalls while generating:")
+            sampler.explain(probe.ticks, probe.cpu)
         elapsed = time.perf_counter() - started
 
         window.viewer.play()

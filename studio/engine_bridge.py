@@ -96,7 +96,7 @@ class EngineBridge(QObject):
             # Resolved here, while the window is being built: "auto" imports torch to look
             # for a GPU, which holds the GIL long enough to freeze a visible window.
             device = self._device = resolve_device(self._device)
-            engine_factory = lambda callback: Engine(callback, device=device)  # noqa: E731
+            engine_factory = lambda callback: Engine(callback, device=device, background=True)  # noqa: E731
         return engine_factory(self._on_engine_event)
 
     def switch_engine(self, engine_factory: EngineFactory | None, timeout: float = 10.0) -> bool:

@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         if not (restore_layout and self.restore_layout()):
             QTimer.singleShot(0, self._default_sizes)  # once the window has its size
+        self.gc_guard.freeze_startup()  # the window is built: what lives now lives on
 
     # ------------------------------------------------------------------ building
 

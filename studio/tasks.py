@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from engine.errors import Cancelled
+from engine.threads import yield_to_foreground
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class _Runnable(QRunnable):
         self._relay = relay
 
     def run(self) -> None:
+        yield_to_foreground()  # a pool thread: the GUI thread comes first
         try:
             result = self._fn(self._context)
         except BaseException as error:  # every failure goes back to the GUI, none is lost

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
 import torch
 
-from engine.threads import chosen_threads, compute_threads, threads_for
+from engine.threads import (
+    BACKGROUND_NICE,
+    chosen_threads,
+    compute_threads,
+    threads_for,
+    yield_to_foreground,
+)
+from engine.worker import Engine
 
 
 def test_a_busy_core_is_left_to_the_program_that_holds_it():
@@ -22,3 +36,59 @@ def test_kinema_threads_fixes_the_count_and_the_count_is_restored(monkeypatch):
     with compute_threads() as count:
         assert count == 1 and torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="a thread's own niceness is Linux's"
+)
+
+
+def _nice_of(thread: threading.Thread) -> int:
+    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+
+
+@linux_only
+def test_the_studios_engine_thread_yields_its_core_and_the_command_lines_does_not():
+    """In the studio the GUI thread shares the process with the model: the engine's thread
+    (and the OpenMP team it starts) steps aside when the GUI has work; `kinema render` has
+    no GUI and keeps its priority."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    studio, plain = Engine(lambda e: None, background=True), Engine(lambda e: None)
+    try:
+        deadline = time.monotonic() + 5
+        while _nice_of(studio._thread) < BACKGROUND_NICE and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _nice_of(studio._thread) == max(base, BACKGROUND_NICE)
+        assert _nice_of(plain._thread) == base
+    finally:
+        studio.shutdown()
+        plain.shutdown()
+
+
+@linux_only
+def test_yielding_lowers_only_the_calling_thread():
+    seen = {}
+
+    def worker():
+        seen["ok"] = yield_to_foreground()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["ok"] and seen["nice"] >= BACKGROUND_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICE
+
+
+def test_loading_the_builtin_model_does_not_import_torchs_compiler():
+    """Checking a config's size on torch's meta device used to run Python reference kernels
+    that import the compiler stack: two seconds of the interpreter lock at the first
+    Generate, with the studio's window frozen meanwhile."""
+    code = (
+        "import sys; from engine.models.pipeline import BuiltinModel; BuiltinModel.load(); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "False"
