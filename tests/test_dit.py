@@ -325,7 +325,8 @@ def test_a_long_shot_streams_finished_frames(tmp_path, weights):
     )
     events = _run(request, weights)
     lengths = [len(e.frames) for e in events if isinstance(e, JobPreview)]
-    assert lengths[:2] == [5, 13]  # latents 0-1 (1 + 4 frames), then 8 frames per chunk
+    # frame 0 alone first (the soonest picture), then two latent frames (8 frames) a chunk
+    assert lengths[:3] == [1, 9, 17]
     assert lengths == sorted(lengths) and isinstance(events[-1], JobFinished)
     assert events[-1].frames.shape == (61, 32, 32, 3)
 
@@ -447,3 +448,25 @@ def test_previews_come_without_a_vae_decode_and_the_clip_is_decoded_once(weights
     assert [s for s, _ in seen] == [1, 2]  # step 1 at once, then every second step
     # every preview is the linear map: the VAE decodes only the finished clip, once
     assert [d for _, d in seen] == [0, 0] and len(decodes) == 1
+
+
+def test_a_guided_pass_shows_its_guide_before_any_model_work(weights, monkeypatch):
+    """A planned shot's animatic (or a keyframe's previs) is what its clip starts from, so the
+    viewer gets it at once, before the guide's VAE encode and the first step."""
+    model = BuiltinModel.load(weights)
+    shot = compile_shot(preset("pan-right", 9), [], width=32, height=32, frames=9, fps=12)
+    guide = np.random.default_rng(3).integers(0, 255, (9, 32, 32, 3), np.uint8)
+    work: list[str] = []
+    real_encode = model.vae.encode
+    monkeypatch.setattr(model.vae, "encode", lambda x: work.append("encode") or real_encode(x))
+    seen: list[tuple[int, int, bool]] = []
+
+    def on_preview(frames, step, steps):
+        seen.append((step, steps, np.array_equal(frames, guide) and not work))
+
+    model.generate("a red ball", shot, steps=4, seed=1, guide=guide, guide_strength=0.6,
+                   on_preview=on_preview)  # fmt: skip
+    from engine.models.pipeline import refine_steps
+
+    assert seen[0] == (0, refine_steps(4, 0.6), True)
+    assert [s for s, _, _ in seen[1:]] == list(range(1, refine_steps(4, 0.6)))

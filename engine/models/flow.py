@@ -206,7 +206,8 @@ def sample_stream(
     check_cancel: Callable[[], None] | None = None,
     shift: float = 2.0,
 ):
-    """Generate latent frames `chunk` at a time, each finished chunk yielded at once.
+    """Generate latent frames `chunk` at a time (frame 0 alone when nothing is given), each
+    finished chunk yielded at once.
 
     Finished frames become cached keys and values (`remember`) that later chunks attend to,
     so a frame is final as soon as it is yielded and the clip can be far longer than the
@@ -225,7 +226,10 @@ def sample_stream(
         yield 0, clean
     levels = schedule(steps, shift)
     while start < frames:
-        end = min(frames, start + chunk)
+        # with nothing given, frame 0 comes alone: the first finished frames reach the viewer
+        # in half the time, and frame 1 on is made as image-to-video from it, which the
+        # model is trained for (block-causal attention: frame 0 alone is frame 0 of any chunk)
+        end = min(frames, start + (1 if start == 0 else chunk))
         x = noise[:, :, start:end].clone()
         part = controls[:, :, start:end]
         for i in range(steps):

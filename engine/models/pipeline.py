@@ -265,6 +265,9 @@ class BuiltinModel:
 
         init, start = None, 1.0
         if guide is not None and guide_strength > 0:
+            if on_preview is not None:  # the guide is what the clip starts from: show it now,
+                # before its encode (a planned shot's animatic: a few hundred ms sooner)
+                on_preview(np.ascontiguousarray(guide), 0, refine_steps(steps, guide_strength))
             init = self._latents(guide)
             start = guide_start(guide_strength)
             # the share of the schedule below the guide's level, at the steps' own spacing
