@@ -50,6 +50,68 @@ class BusyNeighbour:
             self._process.kill()
 
 
+class TimeSplit:
+    """Where a generation's time goes: the generator's calls, VAE encodes and decodes, the
+    previews' latents-to-colours map, and the rest (controls, guides, retiming), timed by
+    wrapping the model's parts for the duration of the block."""
+
+    PARTS = (("DiT", "dit", "forward"), ("encode", "vae", "encode"),
+             ("decode", "vae", "decode"), ("preview map", "preview", "__call__"))  # fmt: skip
+
+    def __init__(self, model: BuiltinModel) -> None:
+        self.model = model
+        self.seconds = {name: 0.0 for name, *_ in self.PARTS}
+        self.calls = {name: 0 for name, *_ in self.PARTS}
+
+    def __enter__(self) -> TimeSplit:
+        self._saved = []
+        for name, owner, method in self.PARTS:
+            target = getattr(self.model, owner)
+            real = getattr(target, method)
+
+            def wrapped(*args, _real=real, _name=name, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _real(*args, **kwargs)
+                finally:
+                    self.seconds[_name] += time.perf_counter() - start
+                    self.calls[_name] += 1
+
+            if method == "__call__":  # a plain object: swap it for a callable stand-in
+                self._saved.append((owner, target))
+                setattr(self.model, f"_{owner}", _Calling(wrapped))
+            else:
+                self._saved.append((target, method))
+                setattr(target, method, wrapped)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for saved, method in self._saved:
+            if isinstance(saved, str):  # the preview map
+                setattr(self.model, f"_{saved}", method)
+            else:
+                delattr(saved, method)
+
+    def line(self, total: float) -> str:
+        parts = []
+        for name in self.seconds:
+            if self.calls[name]:
+                share = self.seconds[name] / total
+                parts.append(f"{name} {self.seconds[name] * 1e3:.0f} ms {share:.0%} "
+                             f"({self.calls[name]})")  # fmt: skip
+        rest = total - sum(self.seconds.values())
+        parts.append(f"other {rest * 1e3:.0f} ms {rest / total:.0%}")
+        return ", ".join(parts)
+
+
+class _Calling:
+    def __init__(self, fn) -> None:
+        self._fn = fn
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+
 def _shot(frames: int, strokes: bool = True):
     from ..camera import preset
     from ..controls import compile_shot
@@ -125,7 +187,32 @@ def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3
         f"  threads: {chosen_threads()} quiet, {busy_threads} beside the busy process "
         "(the cores other programs leave free)"
     )
+    print(f"  {_machine(model)}")
+    print("where the time goes, one more run of each (calls in brackets):")
+    for name in ("one pass, no previews", "drafted frame 0 + carried pass (studio)",
+                 "planned shot, guide + layout (studio)"):  # fmt: skip
+        kwargs = {
+            "one pass, no previews": dict(previews=False),
+            "drafted frame 0 + carried pass (studio)": studio,
+            "planned shot, guide + layout (studio)": plan_kwargs,
+        }[name]
+        with TimeSplit(model) as split:
+            total, _ = run(**kwargs)
+        results[name]["split"] = {k: split.seconds[k] for k in split.seconds}
+        print(f"  {name}: {total * 1e3:.0f} ms: {split.line(total)}")
     return results
+
+
+def _machine(model: BuiltinModel) -> str:
+    """What the figures were taken on: torch's vector unit in use, and the generator's
+    branches a step (a guidance-folded generator runs one)."""
+    import torch
+
+    folded = model.dit.cfg.folded_guidance
+    branches = f"guidance folded in ({folded[0]:g}-{folded[1]:g}), one branch a step" if folded else (
+        "classifier-free guidance, two branches a step"
+    )
+    return f"torch {torch.__version__}, CPU kernels {torch.backends.cpu.get_cpu_capability()}; {branches}"
 
 
 def _stream(model: BuiltinModel, steps: int) -> dict:

@@ -127,6 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--teacher", type=Path, default=BUILTIN_WEIGHTS / "dit.safetensors",
         help="the generator to distil (default: the shipped one)")  # fmt: skip
     opt("--out", type=Path, required=True, help="checkpoint and log folder")
+    opt("--init", type=Path, metavar="STUDENT",
+        help="start a new run from a student exported earlier (its folded range kept)")  # fmt: skip
     opt("--resume", action="store_true", help="continue the run in --out")
     opt("--export", type=Path, metavar="DIR", help="write DIR/dit.safetensors + dit.json")
     opt("--vae", type=Path, default=DEFAULT_VAE, help="the VAE weights (default: the shipped ones)")
@@ -167,13 +169,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         teacher_path = str(args.teacher)
         teacher = VideoDiT.load(teacher_path, device)
-        if teacher.cfg.folded_guidance:
-            raise InvalidRequest(f"{teacher_path} has its guidance folded in already.")
         opts = TrainOptions(**{**DISTIL_DEFAULTS, **given})
-        cfg = dataclasses.replace(teacher.cfg, folded_guidance=FOLDED_RANGE)
-        trainer = GuidanceDistiller(cfg, opts, vae, device)
-        trainer.student_from(teacher)
+        if args.init is not None:
+            student = VideoDiT.load(args.init, device)
+            if not student.cfg.folded_guidance:
+                raise InvalidRequest(f"{args.init} is not a student: its guidance is not folded.")
+            trainer = GuidanceDistiller(student.cfg, opts, vae, device)
+            trainer.student_from(student)
+            trainer.earlier = [dict(getattr(student, "training_info", {}))]
+        else:
+            cfg = dataclasses.replace(teacher.cfg, folded_guidance=FOLDED_RANGE)
+            trainer = GuidanceDistiller(cfg, opts, vae, device)
+            trainer.student_from(teacher)
     trainer.teacher = VideoDiT.load(teacher_path, device).requires_grad_(False)
+    if trainer.teacher.cfg.folded_guidance:  # e.g. a student exported over the teacher's file
+        raise InvalidRequest(
+            f"The teacher {teacher_path} has its guidance folded in: a student cannot learn "
+            "two-branch guidance from it. Name the original generator with --teacher."
+        )
     trainer.teacher_path = teacher_path
     out.mkdir(parents=True, exist_ok=True)
     code = train(trainer, out, args, export_to=export)
