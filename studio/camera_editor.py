@@ -15,6 +15,8 @@ before the mouse is released.
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 import math
 import weakref
@@ -441,6 +443,7 @@ class CameraPathEditor(QWidget):
         self.selected: int | None = None  # frame of the selected key
         self.selected_channel = ""  # the curve it was picked on: what the Value field edits
         self._fitted_for: tuple | None = None  # (shot id, frames) the view was last fitted to
+        self._drawn_for: tuple | None = None  # what the curves were last drawn from
         self._double_on_key = False
         self._user_zoomed = False  # the wheel or a pan changed the time range since the fit
         self.context_menu: QMenu | None = None
@@ -599,7 +602,17 @@ class CameraPathEditor(QWidget):
 
     def _on_shot_changed(self, shot_id: str) -> None:
         if shot_id == self.document.current_shot_id and self._drag is None:
+            if self._drawn_for is not None and self._drawn_for == self._drawing_inputs():
+                return  # another field (a new seed at every Generate): nothing here moved
             self._on_document_changed()
+
+    def _drawing_inputs(self) -> tuple | None:
+        """What the editor draws from: the shot, its path, its length, the project's rate."""
+        shot = self.shot
+        if shot is None:
+            return None
+        camera = copy.deepcopy(shot.camera.sorted())  # its own keys: edits in place still show
+        return (shot.id, camera, max(1, shot.duration), self.document.project.fps)
 
     def _on_view_zoomed(self, *_args) -> None:
         self._user_zoomed = True
@@ -628,6 +641,7 @@ class CameraPathEditor(QWidget):
         # the view is fitted for another shot or length only: an edit never moves the axes
         fitted_for = (None if shot is None else shot.id, self.frames)
         self._redraw(rescale=fitted_for != self._fitted_for)
+        self._drawn_for = self._drawing_inputs()
 
     # ------------------------------------------------------------------ drawing
 
