@@ -10,7 +10,6 @@ from another model size) raises `ModelLoadError` with a sentence that names the 
 from __future__ import annotations
 
 import contextlib
-
 import json
 import os
 import tempfile

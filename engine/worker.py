@@ -31,7 +31,6 @@ from .backends import (
     create_backend,
 )
 from .errors import Cancelled, KinemaError
-from .threads import yield_to_foreground
 from .jobs import (
     GenerationRequest,
     JobCancelled,
@@ -44,6 +43,7 @@ from .jobs import (
     JobQueued,
     JobStarted,
 )
+from .threads import yield_to_foreground
 
 log = logging.getLogger(__name__)
 

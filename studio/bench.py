@@ -45,7 +45,7 @@ def _application():
 
 
 class _StackSampler:
-    """Where each thread's Python code is, every millisecond, on a thread of its own.
+    """Where each thread's Python code is, every 4 ms, on a thread of its own.
 
     With `KINEMA_BENCH_EXPLAIN=1` the stall benchmark prints, for its worst stalls, what the
     GUI thread and the other threads were doing meanwhile: a stall is either the GUI thread's
@@ -59,7 +59,6 @@ class _StackSampler:
         self.samples: list[tuple[float, dict[str, str]]] = []
         self._stop = threading.Event()
         self._main = threading.main_thread().ident
-        self._names = {}
         self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
 
     def start(self) -> None:

@@ -16,7 +16,6 @@ before the mouse is released.
 from __future__ import annotations
 
 import copy
-
 import dataclasses
 import math
 import weakref

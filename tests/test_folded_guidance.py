@@ -19,8 +19,8 @@ from engine.models.dit import preset as dit_preset
 from engine.models.flow import Guidance, folded_velocity, guided_velocity, sample, sample_stream
 from engine.models.vae import CausalVideoVAE
 from engine.models.vae import preset as vae_preset
-from engine.train.dit import TrainOptions, ReplayBuffer
 from engine.train.distil import GuidanceDistiller
+from engine.train.dit import ReplayBuffer, TrainOptions
 
 
 def _randomised(model: VideoDiT) -> VideoDiT:
@@ -140,7 +140,9 @@ def test_distilling_brings_one_branch_to_the_teachers_guided_velocity(teacher, t
     cfg = dataclasses.replace(teacher.cfg, latent_channels=vae.cfg.latent_channels)
     teacher = _randomised(VideoDiT(cfg))
     opts = TrainOptions(batch=4, frames=9, size=32, lr=3e-3, warmup=1, steps=40, layout=False)
-    trainer = GuidanceDistiller(dataclasses.replace(cfg, folded_guidance=(1.0, 6.0)), opts, vae, "cpu")
+    trainer = GuidanceDistiller(
+        dataclasses.replace(cfg, folded_guidance=(1.0, 6.0)), opts, vae, "cpu"
+    )
     trainer.student_from(teacher)
     trainer.teacher, trainer.teacher_path = teacher.requires_grad_(False), "teacher.safetensors"
     buffer = ReplayBuffer(8)

@@ -226,9 +226,7 @@ class Block(nn.Module):
         self.cross_proj = nn.Linear(d, d)
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         hidden = int(d * cfg.mlp_ratio)
-        self.mlp = nn.Sequential(
-            nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d)
-        )
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Linear(hidden, d))
         self.table = nn.Parameter(nn.init.normal_(torch.empty(6, d), std=d**-0.5))
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
@@ -384,7 +382,9 @@ class VideoDiT(nn.Module):
         if self.guidance_mlp is not None:
             scale = torch.as_tensor(guidance if guidance is not None else 1.0, device=x.device)
             scale = scale.to(torch.float32).reshape(-1).expand(b)
-            cond = cond + self.guidance_mlp(guidance_features(scale, cfg.width).to(x.dtype))[:, None]
+            cond = (
+                cond + self.guidance_mlp(guidance_features(scale, cfg.width).to(x.dtype))[:, None]
+            )
         if self.scene_in is not None:  # sky, ground, far layer: one vector per latent frame
             scene = controls[:, patched : patched + cfg.scene_channels].mean((3, 4))
             cond = cond + self.scene_in(scene.transpose(1, 2))

@@ -55,61 +55,45 @@ class TimeSplit:
     previews' latents-to-colours map, and the rest (controls, guides, retiming), timed by
     wrapping the model's parts for the duration of the block."""
 
-    PARTS = (("DiT", "dit", "forward"), ("encode", "vae", "encode"),
-             ("decode", "vae", "decode"), ("preview map", "preview", "__call__"))  # fmt: skip
-
     def __init__(self, model: BuiltinModel) -> None:
         self.model = model
-        self.seconds = {name: 0.0 for name, *_ in self.PARTS}
-        self.calls = {name: 0 for name, *_ in self.PARTS}
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def _timed(self, name: str, real: Callable) -> Callable:
+        self.seconds[name], self.calls[name] = 0.0, 0
+
+        def wrapped(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+                self.calls[name] += 1
+
+        return wrapped
 
     def __enter__(self) -> TimeSplit:
-        self._saved = []
-        for name, owner, method in self.PARTS:
-            target = getattr(self.model, owner)
-            real = getattr(target, method)
-
-            def wrapped(*args, _real=real, _name=name, **kwargs):
-                start = time.perf_counter()
-                try:
-                    return _real(*args, **kwargs)
-                finally:
-                    self.seconds[_name] += time.perf_counter() - start
-                    self.calls[_name] += 1
-
-            if method == "__call__":  # a plain object: swap it for a callable stand-in
-                self._saved.append((owner, target))
-                setattr(self.model, f"_{owner}", _Calling(wrapped))
-            else:
-                self._saved.append((target, method))
-                setattr(target, method, wrapped)
+        model = self.model
+        model.dit.forward = self._timed("DiT", model.dit.forward)
+        model.vae.encode = self._timed("encode", model.vae.encode)
+        model.vae.decode = self._timed("decode", model.vae.decode)
+        self._preview = model.preview
+        model._preview = self._timed("preview map", self._preview)
         return self
 
     def __exit__(self, *exc) -> None:
-        for saved, method in self._saved:
-            if isinstance(saved, str):  # the preview map
-                setattr(self.model, f"_{saved}", method)
-            else:
-                delattr(saved, method)
+        del self.model.dit.forward, self.model.vae.encode, self.model.vae.decode
+        self.model._preview = self._preview
 
     def line(self, total: float) -> str:
-        parts = []
-        for name in self.seconds:
-            if self.calls[name]:
-                share = self.seconds[name] / total
-                parts.append(f"{name} {self.seconds[name] * 1e3:.0f} ms {share:.0%} "
-                             f"({self.calls[name]})")  # fmt: skip
+        parts = [
+            f"{name} {seconds * 1e3:.0f} ms {seconds / total:.0%} ({self.calls[name]})"
+            for name, seconds in self.seconds.items()
+            if self.calls[name]
+        ]
         rest = total - sum(self.seconds.values())
-        parts.append(f"other {rest * 1e3:.0f} ms {rest / total:.0%}")
-        return ", ".join(parts)
-
-
-class _Calling:
-    def __init__(self, fn) -> None:
-        self._fn = fn
-
-    def __call__(self, *args, **kwargs):
-        return self._fn(*args, **kwargs)
+        return ", ".join([*parts, f"other {rest * 1e3:.0f} ms {rest / total:.0%}"])
 
 
 def _shot(frames: int, strokes: bool = True):
@@ -189,16 +173,13 @@ def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3
     )
     print(f"  {_machine(model)}")
     print("where the time goes, one more run of each (calls in brackets):")
-    for name in ("one pass, no previews", "drafted frame 0 + carried pass (studio)",
-                 "planned shot, guide + layout (studio)"):  # fmt: skip
-        kwargs = {
-            "one pass, no previews": dict(previews=False),
-            "drafted frame 0 + carried pass (studio)": studio,
-            "planned shot, guide + layout (studio)": plan_kwargs,
-        }[name]
+    splits = (("one pass, no previews", dict(previews=False)),
+              ("drafted frame 0 + carried pass (studio)", studio),
+              ("planned shot, guide + layout (studio)", plan_kwargs))  # fmt: skip
+    for name, kwargs in splits:
         with TimeSplit(model) as split:
             total, _ = run(**kwargs)
-        results[name]["split"] = {k: split.seconds[k] for k in split.seconds}
+        results[name]["split"] = dict(split.seconds)
         print(f"  {name}: {total * 1e3:.0f} ms: {split.line(total)}")
     return results
 
@@ -209,8 +190,10 @@ def _machine(model: BuiltinModel) -> str:
     import torch
 
     folded = model.dit.cfg.folded_guidance
-    branches = f"guidance folded in ({folded[0]:g}-{folded[1]:g}), one branch a step" if folded else (
-        "classifier-free guidance, two branches a step"
+    branches = (
+        f"guidance folded in ({folded[0]:g}-{folded[1]:g}), one branch a step"
+        if folded
+        else ("classifier-free guidance, two branches a step")
     )
     return f"torch {torch.__version__}, CPU kernels {torch.backends.cpu.get_cpu_capability()}; {branches}"
 

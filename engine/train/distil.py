@@ -147,6 +147,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 DISTIL_DEFAULTS = dict(lr=1e-4, warmup=50, batch=8, ema=0.995, buffer=4096)
 
 
+def _teacher(path: str, device) -> VideoDiT:
+    teacher = VideoDiT.load(path, device).requires_grad_(False)
+    if teacher.cfg.folded_guidance:  # e.g. a student exported over the teacher's file
+        raise InvalidRequest(
+            f"The teacher {path} has its guidance folded in: a student cannot learn "
+            "two-branch guidance from it. Name the original generator with --teacher."
+        )
+    return teacher
+
+
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.threads:
@@ -155,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = out / CHECKPOINT
     vae = CausalVideoVAE.load(args.vae)
     given = given_options(args, TrainOptions)
+    teacher = None
     if ckpt.exists() and args.resume:
         teacher_path = next(
             (e["teacher"] for e in read_header(ckpt).get("earlier", []) if "teacher" in e),
@@ -168,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         teacher_path = str(args.teacher)
-        teacher = VideoDiT.load(teacher_path, device)
+        teacher = _teacher(teacher_path, device)
         opts = TrainOptions(**{**DISTIL_DEFAULTS, **given})
         if args.init is not None:
             student = VideoDiT.load(args.init, device)
@@ -181,12 +192,7 @@ def run(args: argparse.Namespace) -> int:
             cfg = dataclasses.replace(teacher.cfg, folded_guidance=FOLDED_RANGE)
             trainer = GuidanceDistiller(cfg, opts, vae, device)
             trainer.student_from(teacher)
-    trainer.teacher = VideoDiT.load(teacher_path, device).requires_grad_(False)
-    if trainer.teacher.cfg.folded_guidance:  # e.g. a student exported over the teacher's file
-        raise InvalidRequest(
-            f"The teacher {teacher_path} has its guidance folded in: a student cannot learn "
-            "two-branch guidance from it. Name the original generator with --teacher."
-        )
+    trainer.teacher = teacher if teacher is not None else _teacher(teacher_path, device)
     trainer.teacher_path = teacher_path
     out.mkdir(parents=True, exist_ok=True)
     code = train(trainer, out, args, export_to=export)

@@ -313,7 +313,7 @@ def test_double_click_a_key_to_type_its_frame_and_value(qtbot, window, editor):
 
 def test_time_labels_do_not_overlap_on_a_long_shot(qtbot, window, editor):
     from studio.camera_editor import _TimeAxis
-    from studio.commands import SetCamera, SetShotField
+    from studio.commands import SetShotField
 
     shot = window.document.current_shot
     window.document.push(SetShotField(window.document, shot.id, "duration", 24 * 60 * 3))
@@ -346,7 +346,9 @@ def test_a_new_seed_leaves_the_curves_alone_and_a_camera_change_redraws_them(
     redraws = []
     real = editor._redraw
     monkeypatch.setattr(editor, "_redraw", lambda **kw: redraws.append(kw) or real(**kw))
-    window.document.push(SetShotField(window.document, shot.id, "seed", shot.seed + 7, "Seed", False))
+    window.document.push(
+        SetShotField(window.document, shot.id, "seed", shot.seed + 7, "Seed", False)
+    )
     assert redraws == []
     window.document.push(SetCamera(window.document, shot.id, preset("pan-left", shot.duration)))
     assert len(redraws) == 1

@@ -19,7 +19,9 @@ def test_start_up_is_frozen_and_full_collections_are_spaced(qapp, monkeypatch):
         assert gc.get_freeze_count() > 0
         collected = []
         clock = [1000.0]
-        monkeypatch.setattr(gc_guard.gc, "collect", lambda generation=2: collected.append(generation))
+        monkeypatch.setattr(
+            gc_guard.gc, "collect", lambda generation=2: collected.append(generation)
+        )
         monkeypatch.setattr(gc_guard.gc, "get_count", lambda: (10_000, 100, 100))
         monkeypatch.setattr(gc_guard.time, "monotonic", lambda: clock[0])
         guard._last_full = clock[0]
