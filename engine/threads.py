@@ -3,10 +3,17 @@
 A laptop always runs other programs: a browser, an export, the studio's own GUI thread.
 Every parallel region of a pass waits for its slowest OpenMP thread, so a thread that shares
 its core with a busy process holds all the others back: beside one busy process on a
-two-core machine, a pass with two threads took 3.7 s against 1.0 s quiet. So each generation
-counts the cores other programs keep busy (from the kernel's per-core counters over a few
-milliseconds, this process excluded) and computes with the cores left, at least one
-(`compute_threads`): the same pass then takes 1.45 s, about what losing one core costs.
+two-core machine, a pass with two threads took 3.7 s against 1.0 s quiet. So a generation
+counts the cores other programs keep busy (from the kernel's per-core counters, this
+process excluded) and computes with the cores left, at least one: the same pass then takes
+1.45 s, about what losing one core costs.
+
+The count is watched while the generation runs (`ThreadWatch`), not sampled before it: a
+generation starts at once with the count the previous one ended with, and at the sampler's
+steps, every `WINDOW_S`, the count is revised from what other programs took meanwhile. A
+busy program keeps at least its fair share of a core while our threads compete with it, so
+it still shows; an idle one shows as none. Sampling before each generation cost its first
+picture 30 ms of waiting, and missed a program that started mid-stream.
 
 A passive OpenMP wait policy (idle threads sleep at once) was measured too and is not used:
 it helps beside a busy process only as much as the thread count does, and on a quiet
@@ -28,10 +35,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-#: how long the busy cores are sampled before a generation (short next to a pass's second)
-SAMPLE_S = 0.03
+#: how often a running generation revises its thread count (a few steps of a pass)
+WINDOW_S = 0.1
 
 
 def available_cores() -> int:
@@ -53,22 +60,22 @@ def _cpu_ticks() -> tuple[float, float] | None:
     return sum(values) - idle, sum(values)
 
 
-def busy_cores(sample_s: float = SAMPLE_S) -> float:
-    """Cores other processes kept busy over `sample_s`, this process's own time excluded
-    (0 where the kernel's counters cannot be read)."""
-    before, own_before = _cpu_ticks(), _own_seconds()
-    if before is None:
-        return 0.0
-    start = time.perf_counter()
-    time.sleep(sample_s)
-    after, own_after = _cpu_ticks(), _own_seconds()
-    elapsed = time.perf_counter() - start
-    if after is None or after[1] <= before[1]:
+def _reading() -> tuple | None:
+    """(system busy jiffies, system total jiffies, this process's CPU seconds, clock)."""
+    ticks = _cpu_ticks()
+    if ticks is None:
+        return None
+    return (*ticks, _own_seconds(), time.perf_counter())
+
+
+def busy_between(before: tuple, after: tuple) -> float:
+    """Cores other processes kept busy between two `_reading`s, this process's time excluded."""
+    if after[1] <= before[1] or after[3] <= before[3]:
         return 0.0
     cores = available_cores()
     share = (after[0] - before[0]) / (after[1] - before[1])  # of all cores in the system
     system_cores = os.cpu_count() or cores
-    busy = share * system_cores - (own_after - own_before) / elapsed
+    busy = share * system_cores - (after[2] - before[2]) / (after[3] - before[3])
     return max(0.0, min(float(cores), busy))
 
 
@@ -104,28 +111,80 @@ def threads_for(cores: int, busy: float) -> int:
     return max(1, min(cores, int(cores - busy + 0.5)))
 
 
-def chosen_threads() -> int:
+def fixed_threads() -> int | None:
+    """The count `KINEMA_THREADS` fixes, if it does."""
     fixed = os.environ.get("KINEMA_THREADS", "").strip()
     if fixed:
         try:
             return max(1, int(fixed))
         except ValueError:
             pass
-    return threads_for(available_cores(), busy_cores())
+    return None
+
+
+#: the count the latest generation ended with: where the next one starts
+_latest: int | None = None
+
+
+def latest_threads() -> int:
+    """The count the next generation starts with."""
+    return fixed_threads() or _latest or available_cores()
+
+
+class ThreadWatch:
+    """One generation's torch thread count, revised as it runs (see the module's text).
+
+    `revise()` is cheap (two counter reads) and is called at the sampler's steps, through
+    `checking`; it changes the count at most every `WINDOW_S`. A fixed count never changes.
+    """
+
+    def __init__(self, fixed: int | None = None):
+        self.fixed = fixed
+        self.count = fixed or latest_threads()
+        self._since = None if fixed else _reading()
+        self._apply()
+
+    def _apply(self) -> None:
+        import torch
+
+        if torch.get_num_threads() != self.count:
+            torch.set_num_threads(self.count)
+
+    def revise(self) -> int:
+        global _latest
+        if self._since is None:
+            return self.count
+        now = _reading()
+        if now is None or now[3] - self._since[3] < WINDOW_S:
+            return self.count
+        self.count = threads_for(available_cores(), busy_between(self._since, now))
+        self._since = now
+        _latest = self.count
+        self._apply()
+        return self.count
+
+    def checking(self, check_cancel: Callable[[], None] | None) -> Callable[[], None]:
+        """`check_cancel` that revises the count first: the sampler calls it every step."""
+
+        def check() -> None:
+            self.revise()
+            if check_cancel is not None:
+                check_cancel()
+
+        return check
 
 
 @contextlib.contextmanager
-def compute_threads(threads: int | None = None) -> Iterator[int]:
-    """Run the block with `threads` torch threads (default: `chosen_threads()`), then restore
-    the count. Set in the thread that computes: OpenMP keeps the count per calling thread."""
+def compute_threads(threads: int | None = None) -> Iterator[ThreadWatch]:
+    """Run the block under a `ThreadWatch` (`threads` or `KINEMA_THREADS` fix its count),
+    then restore the count. Set in the thread that computes: OpenMP keeps the count per
+    calling thread."""
     import torch
 
-    count = chosen_threads() if threads is None else max(1, int(threads))
     previous = torch.get_num_threads()
-    if count != previous:
-        torch.set_num_threads(count)
+    fixed = max(1, int(threads)) if threads is not None else fixed_threads()
     try:
-        yield count
+        yield ThreadWatch(fixed)
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)

@@ -11,9 +11,11 @@ import time
 import pytest
 import torch
 
+import engine.threads as threads
 from engine.threads import (
     BACKGROUND_NICE,
-    chosen_threads,
+    WINDOW_S,
+    ThreadWatch,
     compute_threads,
     threads_for,
     yield_to_foreground,
@@ -31,11 +33,64 @@ def test_a_busy_core_is_left_to_the_program_that_holds_it():
 
 def test_kinema_threads_fixes_the_count_and_the_count_is_restored(monkeypatch):
     monkeypatch.setenv("KINEMA_THREADS", "1")
-    assert chosen_threads() == 1
     before = torch.get_num_threads()
-    with compute_threads() as count:
-        assert count == 1 and torch.get_num_threads() == 1
+    with compute_threads() as watch:
+        assert watch.count == 1 and torch.get_num_threads() == 1
+        assert watch.revise() == 1
     assert torch.get_num_threads() == before
+
+
+class FakeMachine:
+    """Two cores whose kernel counters and clock the test moves by hand."""
+
+    def __init__(self, monkeypatch):
+        self.busy = self.total = self.own = self.clock = 0.0
+        monkeypatch.setattr(threads, "available_cores", lambda: 2)
+        monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(threads, "_cpu_ticks", lambda: (self.busy, self.total))
+        monkeypatch.setattr(threads, "_own_seconds", lambda: self.own)
+        monkeypatch.setattr(threads.time, "perf_counter", lambda: self.clock)
+        monkeypatch.setattr(threads, "_latest", None)
+        monkeypatch.delenv("KINEMA_THREADS", raising=False)
+
+        def no_waiting(_):
+            raise AssertionError("a generation waited before computing")
+
+        monkeypatch.setattr(threads.time, "sleep", no_waiting)
+
+    def run(self, seconds: float, ours: float, others: float) -> None:
+        """`seconds` pass with this process on `ours` cores and other programs on `others`."""
+        ticks = 100 * seconds  # jiffies a core
+        self.busy += ticks * (ours + others)
+        self.total += ticks * 2
+        self.own += seconds * ours
+        self.clock += seconds
+
+
+def test_a_generation_starts_at_once_and_gives_a_busy_program_its_core(monkeypatch):
+    machine = FakeMachine(monkeypatch)
+    watch = ThreadWatch()
+    assert watch.count == 2  # nothing known yet: every core, and no wait for a sample
+    # a browser tab spins: beside our two threads it still keeps two thirds of a core
+    machine.run(WINDOW_S / 2, ours=1.33, others=0.67)
+    assert watch.revise() == 2  # too soon to tell
+    machine.run(WINDOW_S / 2, ours=1.33, others=0.67)
+    assert watch.revise() == 1
+    assert torch.get_num_threads() == 1
+    # the next generation starts where this one ended; the tab stops, and both cores return
+    following = ThreadWatch()
+    assert following.count == 1
+    machine.run(WINDOW_S, ours=1, others=0)
+    assert following.revise() == 2
+
+
+def test_the_sampler_revises_the_count_at_its_steps(monkeypatch):
+    machine = FakeMachine(monkeypatch)
+    watch, cancels = ThreadWatch(), []
+    check = watch.checking(lambda: cancels.append(1))
+    machine.run(WINDOW_S, ours=1, others=1)
+    check()
+    assert watch.count == 1 and cancels == [1]
 
 
 linux_only = pytest.mark.skipif(

@@ -180,10 +180,10 @@ class BuiltinModel:
         that starts from it, as a keyframe's previs would. The model alone is steered by
         the controls too; the second pass makes it hold to them the way the previs does.
         """
-        with compute_threads(self.threads):
+        with compute_threads(self.threads) as watch:
             return self._generate_or_draft(
                 prompt, controls, steps, guidance, seed, keyframe, context, guide,
-                guide_strength, on_preview, preview_every, check_cancel, sketch, layout,
+                guide_strength, on_preview, preview_every, watch.checking(check_cancel), sketch, layout,
                 on_progress,
             )  # fmt: skip
 
@@ -323,9 +323,9 @@ class BuiltinModel:
     ) -> np.ndarray:
         """Like `generate`, but chunk by chunk: `on_frames(frames_so_far, done, total)` sees
         finished frames as soon as they exist. Makes clips longer than the training clips."""
-        with compute_threads(self.threads):
+        with compute_threads(self.threads) as watch:
             return self._stream(
-                prompt, controls, steps, guidance, seed, keyframe, on_frames, check_cancel,
+                prompt, controls, steps, guidance, seed, keyframe, on_frames, watch.checking(check_cancel),
                 chunk, layout,
             )  # fmt: skip
 

@@ -116,7 +116,7 @@ def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3
     """Medians of `repeats` runs after a warm-up, quiet and beside a busy process."""
     from ..backends.builtin import plan_storyboard
     from ..storyboard import plan_prompt
-    from ..threads import chosen_threads
+    from ..threads import latest_threads
 
     model = BuiltinModel.load(folder)
     frames = 25
@@ -156,10 +156,11 @@ def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3
     }
     results = {name: case() for name, case in cases.items()}
     results["streamed, 97 frames"] = _stream(model, steps)
+    quiet_threads = latest_threads()
     with BusyNeighbour():
-        busy_threads = chosen_threads()
         for name in ("drafted frame 0 + carried pass (studio)", "one pass, no previews"):
             results[f"{name}, busy neighbour"] = cases[name]()
+        busy_threads = latest_threads()
     print(f"built-in model, {steps} steps with guidance, 128x128 at 12 fps (clip {seconds:.2f} s):")
     for name, r in results.items():
         first = r["first_preview_s"]
@@ -168,7 +169,7 @@ def bench_builtin(folder: str | Path = WEIGHTS, steps: int = 8, repeats: int = 3
         shown = shown.replace("first preview", label)
         print(f"  {name:>52s}: {r['seconds']:5.2f} s  ratio {r['realtime_ratio']:.2f}{shown}")
     print(
-        f"  threads: {chosen_threads()} quiet, {busy_threads} beside the busy process "
+        f"  threads: {quiet_threads} quiet, {busy_threads} beside the busy process "
         "(the cores other programs leave free)"
     )
     print(f"  {_machine(model)}")
