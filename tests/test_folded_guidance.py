@@ -171,6 +171,14 @@ def test_distilling_brings_one_branch_to_the_teachers_guided_velocity(teacher, t
     assert again.step == 40 and again.model.cfg.folded_guidance == (1.0, 6.0)
     assert {"teacher": "teacher.safetensors"} in again.earlier
 
+    # the student is shown the levels a pass steps through, pure noise included, where the
+    # teacher's own training (logit-normal) almost never went; clean frames stay clean
+    t = trainer.levels(4000, 7)
+    given_frame0 = (t[:, 0] == 0) & (t[:, 1:] > 0).all(1)
+    assert given_frame0.float().mean() > 0.1  # image-to-video examples kept
+    assert (t == 1.0).any(1).float().mean() > 0.03
+    assert (t > 0.9).any(1).float().mean() > 0.1
+
 
 def test_the_command_line_refuses_a_teacher_that_is_folded_already(teacher, tmp_path):
     from engine.cli import main

@@ -40,6 +40,16 @@ FOLDED_RANGE = (1.0, 6.0)
 #: share of examples at the default scale, where nearly every clip is made
 AT_DEFAULT = 0.4
 DEFAULT_SCALE = 3.0
+#: share of examples at the noise levels a sampler steps through (see `sampler_levels`)
+AT_SAMPLER_LEVELS = 0.5
+
+
+def sampler_levels(batch: int, generator: torch.Generator, shift: float = 2.0) -> torch.Tensor:
+    """(B,) levels spread as a shifted sampler spends its steps (`engine.models.flow.
+    schedule`'s map of evenly spaced steps), a tenth of them exactly at pure noise."""
+    s = torch.rand(batch, generator=generator)
+    s = torch.where(torch.rand(batch, generator=generator) < 0.1, torch.ones_like(s), s)
+    return shift * s / (1 + (shift - 1) * s)
 
 
 class GuidanceDistiller(DiTTrainer):
@@ -56,6 +66,18 @@ class GuidanceDistiller(DiTTrainer):
             own.update(state)
             module.load_state_dict(own)
         self.ema.load_state_dict(self.model.state_dict())
+
+    def levels(self, batch: int, frames: int) -> torch.Tensor:
+        """The teacher's training levels, half of them moved to where samplers step.
+
+        The teacher learnt on logit-normal levels, which almost never come near pure noise,
+        yet a pass's first steps (1.0, 0.93, 0.86 at 8 steps) are where the clip's layout
+        and the camera's motion are decided; a student copying the teacher there must be
+        shown those levels."""
+        t = super().levels(batch, frames)
+        moved = torch.rand(batch, 1, generator=self.generator) < AT_SAMPLER_LEVELS
+        level = sampler_levels(batch, self.generator)[:, None].expand_as(t)
+        return torch.where(moved & (t > 0), level, t)
 
     def scales(self, batch: int) -> torch.Tensor:
         low, high = self.model.cfg.folded_guidance

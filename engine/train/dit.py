@@ -357,7 +357,7 @@ class DiTTrainer:
             controls[:, 8:] *= (~drop_layout).float()[:, None, None, None, None]
         prompts = ["" if d else c for c, d in zip(captions, drop_text.tolist())]
 
-        t = noise_levels(b, frames, g).to(self.device)
+        t = self.levels(b, frames).to(self.device)
         noise = torch.randn(x0.shape, generator=self.noise, device=self.device)
         tt = t[:, None, :, None, None]
         weight = (t > 0).float()[:, None, :, None, None] * (1 + o.object_weight * objects.float())[
@@ -372,6 +372,9 @@ class DiTTrainer:
             "prompts": prompts,
             "weight": weight,
         }
+
+    def levels(self, batch: int, frames: int) -> torch.Tensor:
+        return noise_levels(batch, frames, self.generator)
 
     def train_step(self, buffer: ReplayBuffer) -> dict[str, float]:
         batch = self.draw(buffer)
