@@ -231,11 +231,14 @@ class KeyframeImporter(QObject):
             self.progress_dialog.show()
 
     def _on_progress(self, done: int, total: int) -> None:
-        if self.progress_dialog is not None:
+        dialog = self.progress_dialog
+        if dialog is not None:
             labels = {0: "Reading", 1: "Scaling down", 2: "Copying into the project"}
-            self.progress_dialog.setValue(done)
-            name = self.progress_dialog.labelText().split("\n")[0]
-            self.progress_dialog.setLabelText(f"{name}\n{labels.get(done, '')}")
+            name = dialog.labelText().split("\n")[0]
+            dialog.setLabelText(f"{name}\n{labels.get(done, '')}")
+            # last: a window-modal dialog's setValue runs the event loop, where the import
+            # can finish and `_end` let go of the dialog
+            dialog.setValue(done)
 
     def _end(self) -> None:
         self._task = None

@@ -170,3 +170,21 @@ def test_make_run_installs_the_xcb_libraries_only_where_a_window_opens(
         ["make", "-n", "-C", str(ROOT), "run"], env=env, capture_output=True, text=True
     ).stdout
     assert "libxcb-cursor0" in dry  # `make run` goes through the same check
+
+
+def test_an_import_that_ends_while_its_progress_is_shown_leaves_no_error(qtbot, window):
+    """A window-modal progress dialog runs the event loop inside `setValue`; an import that
+    finished there used to be read afterwards through the dialog it had let go of."""
+    importer = window.importer
+    importer._make_progress("meadow.png", at_once=True)
+    dialog = importer.progress_dialog
+    real_set_value = dialog.setValue
+
+    def finishing(value):  # the import's end arrives inside the dialog's own event loop
+        importer._end()
+        real_set_value(value)
+
+    dialog.setValue = finishing
+    importer._on_progress(1, 3)  # raised AttributeError on None before
+    assert importer.progress_dialog is None
+    assert "Scaling down" in dialog.labelText()
