@@ -9,7 +9,9 @@ cost. The student is the teacher with one more input, the guidance scale (`DiTCo
 folded_guidance`, read through the adaptive norms like the noise level), taught to give the
 teacher's guided velocity in one pass: at every noise level and in every mode the teacher
 was trained on (diffusion forcing, image-to-video, extension, dropped prompts and controls),
-at scales drawn over the taught range, a share of them at the studio's default of 3.
+at scales drawn over the taught range, a share of them at the studio's default of 3. Half
+the examples take their noise level where a sampler steps (`sampler_levels`), pure noise
+included, which the teacher's own training levels almost never reach.
 
 The target is local, the velocity of one step, so the student keeps working wherever the
 teacher's sampler does: any step count, passes that start from a guide, held regions and
