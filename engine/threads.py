@@ -139,9 +139,8 @@ class ThreadWatch:
     """
 
     def __init__(self, fixed: int | None = None):
-        self.fixed = fixed
         self.count = fixed or latest_threads()
-        self._since = None if fixed else _reading()
+        self._since = None if fixed else _reading()  # None: never revised
         self._apply()
 
     def _apply(self) -> None:

@@ -373,7 +373,7 @@ class FrameView(QWidget):
             -target.width() * 0.05,
             -target.height() * 0.05,
         )
-        # a one-pixel dashed frame is crisper without antialiasing, and 5-10 times cheaper
+        # a one-pixel dashed frame on a straight rectangle is crisper without antialiasing
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setPen(QPen(QColor(255, 255, 255, 90), 1, Qt.PenStyle.DashLine))

@@ -47,9 +47,9 @@ class FakeMachine:
         self.busy = self.total = self.own = self.clock = 0.0
         monkeypatch.setattr(threads, "available_cores", lambda: 2)
         monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
-        monkeypatch.setattr(threads, "_cpu_ticks", lambda: (self.busy, self.total))
-        monkeypatch.setattr(threads, "_own_seconds", lambda: self.own)
-        monkeypatch.setattr(threads.time, "perf_counter", lambda: self.clock)
+        monkeypatch.setattr(
+            threads, "_reading", lambda: (self.busy, self.total, self.own, self.clock)
+        )
         monkeypatch.setattr(threads, "_latest", None)
         monkeypatch.delenv("KINEMA_THREADS", raising=False)
 

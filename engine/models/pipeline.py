@@ -181,9 +181,10 @@ class BuiltinModel:
         the controls too; the second pass makes it hold to them the way the previs does.
         """
         with compute_threads(self.threads) as watch:
+            check = watch.checking(check_cancel)  # the thread count revised at every step
             return self._generate_or_draft(
                 prompt, controls, steps, guidance, seed, keyframe, context, guide,
-                guide_strength, on_preview, preview_every, watch.checking(check_cancel), sketch, layout,
+                guide_strength, on_preview, preview_every, check, sketch, layout,
                 on_progress,
             )  # fmt: skip
 
@@ -324,8 +325,9 @@ class BuiltinModel:
         """Like `generate`, but chunk by chunk: `on_frames(frames_so_far, done, total)` sees
         finished frames as soon as they exist. Makes clips longer than the training clips."""
         with compute_threads(self.threads) as watch:
+            check = watch.checking(check_cancel)  # the thread count revised at every step
             return self._stream(
-                prompt, controls, steps, guidance, seed, keyframe, on_frames, watch.checking(check_cancel),
+                prompt, controls, steps, guidance, seed, keyframe, on_frames, check,
                 chunk, layout,
             )  # fmt: skip
 
